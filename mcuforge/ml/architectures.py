@@ -1,0 +1,43 @@
+"""Keras models from conf/model/*.yaml. Every model ends in a linear Dense: it outputs logits."""
+from __future__ import annotations
+
+from mcuforge.errors import McuforgeError
+
+
+def build_model(keras, arch: dict, input_shape: tuple[int, ...], n_classes: int, name: str):
+    builders = {"cnn1d": _cnn1d, "dense": _dense}
+    if arch.get("arch") not in builders:
+        raise McuforgeError(f"model.{name}.arch={arch.get('arch')!r} is unknown; choose one of "
+                            f"{', '.join(builders)}")
+    inputs = keras.Input(shape=tuple(input_shape), name="features")
+    hidden = builders[arch["arch"]](keras, arch, inputs, name)
+    for units in arch.get("dense", []):
+        hidden = keras.layers.Dense(units, activation="relu")(hidden)
+        if arch.get("dropout", 0) > 0:
+            hidden = keras.layers.Dropout(arch["dropout"])(hidden)
+    logits = keras.layers.Dense(n_classes, name="logits")(hidden)
+    return keras.Model(inputs, logits, name=name)
+
+
+def _cnn1d(keras, arch: dict, inputs, name: str):
+    if len(inputs.shape) != 3:
+        raise McuforgeError(f"model.{name}.arch=cnn1d needs windows (time × channels) as input: "
+                            "use features=raw, or model=dense with features=spectral")
+    hidden = inputs
+    for block in arch["conv"]:
+        if arch.get("batch_norm", False):  # folded into the convolution by the TFLite converter
+            hidden = keras.layers.Conv1D(block["filters"], block["kernel"], padding="same")(hidden)
+            hidden = keras.layers.BatchNormalization()(hidden)
+            hidden = keras.layers.ReLU()(hidden)
+        else:
+            hidden = keras.layers.Conv1D(block["filters"], block["kernel"], padding="same",
+                                         activation="relu")(hidden)
+        if block.get("pool", 1) > 1:
+            hidden = keras.layers.MaxPool1D(block["pool"])(hidden)
+    return keras.layers.GlobalAveragePooling1D()(hidden)
+
+
+def _dense(keras, arch: dict, inputs, name: str):
+    if len(inputs.shape) != 2:
+        return keras.layers.Flatten()(inputs)
+    return inputs

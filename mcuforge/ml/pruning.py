@@ -1,0 +1,31 @@
+"""tfmot magnitude pruning of every Conv1D and Dense kernel with a polynomial schedule."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def prunable(keras, layer) -> bool:
+    return isinstance(layer, (keras.layers.Conv1D, keras.layers.Dense))
+
+
+def wrap_for_pruning(keras, tfmot, model, cfg: dict, steps_per_epoch: int):
+    end_step = max(1, math.ceil(cfg["epochs"] * cfg["ramp_fraction"]) * steps_per_epoch)
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=cfg["initial_sparsity"], final_sparsity=cfg["sparsity"],
+        begin_step=0, end_step=end_step)
+
+    def wrap(layer):
+        if prunable(keras, layer):
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=wrap)
+
+
+def kernel_sparsity(keras, model) -> float:
+    """Fraction of zeros over the kernels of the prunable layers (biases excluded)."""
+    kernels = [layer.kernel.numpy() for layer in model.layers if prunable(keras, layer)]
+    zeros = sum(int(np.sum(k == 0)) for k in kernels)
+    return zeros / sum(k.size for k in kernels)

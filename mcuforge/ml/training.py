@@ -1,0 +1,54 @@
+"""Fit a Keras model on packed targets, save/load weights with deterministic bytes, score it."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from mcuforge import atomic
+from mcuforge.arrays import load_arrays, save_arrays
+from mcuforge.ml.losses import packed_accuracy
+
+
+def fit(tf, keras, model, train: tuple, val: tuple, cfg: dict, loss, callbacks=(),
+        early_stopping: bool = True) -> list[dict]:
+    """train/val are (x, packed targets). Returns one row per epoch (loss, accuracy, val_…)."""
+    model.compile(optimizer=keras.optimizers.Adam(cfg["lr"]), loss=loss,
+                  metrics=[packed_accuracy(tf)])
+    callbacks = list(callbacks)
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"],
+                                                       restore_best_weights=True))
+    history = model.fit(train[0], train[1], validation_data=val, epochs=cfg["epochs"],
+                        batch_size=cfg["batch_size"], shuffle=True, verbose=0, callbacks=callbacks)
+    keys = sorted(history.history)
+    return [{"epoch": i + 1, **{k: float(history.history[k][i]) for k in keys}}
+            for i in range(len(history.history[keys[0]]))]
+
+
+def logits(model, x: np.ndarray) -> np.ndarray:
+    return model.predict(x, batch_size=256, verbose=0).astype(np.float32)
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(logits(model, x).argmax(axis=1) == y))
+
+
+def save_weights(path: str | Path, model) -> None:
+    save_arrays(path, {f"w{i:03d}": w for i, w in enumerate(model.get_weights())})
+
+
+def load_weights(model, path: str | Path) -> None:
+    arrays = load_arrays(path)
+    model.set_weights([arrays[name] for name in sorted(arrays)])
+
+
+def write_history_csv(path: str | Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic.write_text(path, buf.getvalue())

@@ -1,0 +1,67 @@
+"""features: split table → windows → DSP block → standardised model inputs per split.
+
+Writes data/features/{train,val,test}.npz (x, y, raw windows, recording, subject),
+data/features/normalization.json (fitted on train only) and reports/features.json.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from mcuforge import atomic
+from mcuforge.arrays import save_arrays
+from mcuforge.augment import augment_split, channel_groups
+from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.feature_blocks import block_feature_names, compute_block
+from mcuforge.normalization import fit_standardizer, standardize
+from mcuforge.params import load_params
+from mcuforge.windowing import make_windows, samples_per
+
+SPLITS = ("train", "val", "test")
+
+
+@stage_main
+def main() -> None:
+    params = load_params()
+    dataset, cfg = params["dataset"], params["features"]
+    rate = dataset["sample_rate_hz"]
+    window = samples_per(cfg["window_ms"], rate, "window_ms")
+    stride = samples_per(cfg["stride_ms"], rate, "stride_ms")
+    table = pd.read_parquet("data/split.parquet")
+
+    per_split = {}
+    for split in SPLITS:
+        part = table[table["split"] == split]
+        per_split[split] = make_windows(part, dataset["channels"], dataset["labels"], window, stride)
+        if len(per_split[split]["y"]) == 0:
+            raise McuforgeError(f"no {window}-sample window fits in the {split} split: lower "
+                                f"features.window_ms={cfg['window_ms']}")
+    groups = channel_groups(dataset["channels"], dataset["vector_groups"])
+    per_split["train"] = augment_split(per_split["train"], groups, params["augment"])
+    for arrays in per_split.values():
+        arrays["x"] = compute_block(arrays["windows"], cfg, rate)
+
+    recorded = ~per_split["train"]["augmented"]
+    scaler = fit_standardizer(per_split["train"]["x"][recorded])
+    for split, arrays in per_split.items():
+        arrays["x"] = standardize(arrays["x"], scaler)
+        if split == "train":  # raw train windows are only needed to compute x; keep the cache small
+            del arrays["windows"]
+        save_arrays(f"data/features/{split}.npz", arrays)
+
+    names = block_feature_names(cfg, rate, dataset["channels"])
+    atomic.write_json("data/features/normalization.json", {
+        "block": cfg["block"], "feature_names": names, "labels": dataset["labels"],
+        "window_samples": window, "stride_samples": stride, "sample_rate_hz": rate,
+        "input_shape": list(per_split["train"]["x"].shape[1:]),
+        "mean": scaler["mean"].tolist(), "std": scaler["std"].tolist(),
+    })
+    atomic.write_json("reports/features.json", {
+        "windows": {split: int(len(a["y"])) for split, a in per_split.items()},
+        "augmented_train_windows": int(per_split["train"]["augmented"].sum()),
+        "window_samples": window, "features": len(names),
+        "input_shape": list(per_split["train"]["x"].shape[1:]),
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""prune: tfmot magnitude pruning of the student to prune.sparsity (PolynomialDecay), fine-tuned
+with the distillation loss, then strip_pruning.
+
+Writes models/pruned.npz (student architecture), reports/prune.json.
+"""
+from __future__ import annotations
+
+import math
+
+from mcuforge import atomic
+from mcuforge.errors import stage_main
+from mcuforge.ml.datasets import load_features
+from mcuforge.params import load_params
+
+
+@stage_main
+def main() -> None:
+    params = load_params()
+    cfg, distill = params["prune"], params["distill"]
+    from mcuforge.ml.tf_setup import import_tf
+
+    tf, keras = import_tf(params["seed"])
+    import tensorflow_model_optimization as tfmot
+
+    from mcuforge.ml import training
+    from mcuforge.ml.architectures import build_model
+    from mcuforge.ml.losses import distillation_loss, pack_targets
+    from mcuforge.ml.pruning import kernel_sparsity, wrap_for_pruning
+
+    data = load_features()
+    models = {}
+    for role, weights in (("teacher", "models/teacher.npz"), ("student", "models/student.npz")):
+        models[role] = build_model(keras, params["model"][role], data.input_shape, data.n_classes, role)
+        training.load_weights(models[role], weights)
+    targets = {s: pack_targets(getattr(data, s).y, training.logits(models["teacher"], getattr(data, s).x),
+                               data.n_classes) for s in ("train", "val")}
+
+    student_accuracy = training.accuracy(models["student"], data.test.x, data.test.y)
+    steps_per_epoch = math.ceil(len(data.train.y) / cfg["batch_size"])
+    wrapped = wrap_for_pruning(keras, tfmot, models["student"], cfg, steps_per_epoch)
+    training.fit(tf, keras, wrapped, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
+                 {**cfg, "patience": None}, distillation_loss(tf, distill["temperature"], distill["alpha"]),
+                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False)
+    pruned = tfmot.sparsity.keras.strip_pruning(wrapped)
+
+    training.save_weights("models/pruned.npz", pruned)
+    atomic.write_json("reports/prune.json", {
+        "sparsity": round(kernel_sparsity(keras, pruned), 6),
+        "target_sparsity": cfg["sparsity"],
+        "test_accuracy": training.accuracy(pruned, data.test.x, data.test.y),
+        "student_test_accuracy": student_accuracy,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""quantize: full-integer int8 PTQ of the pruned student with a representative set from train;
+if int8 test accuracy drops more than quantize.max_drop below the float model, also run
+pruning-preserving QAT and keep the better. Evaluated with tflite_micro (device semantics).
+
+Writes models/model_int8.tflite, reports/quantize.json, reports/plots/confusion_int8.csv.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mcuforge import atomic
+from mcuforge.errors import stage_main
+from mcuforge.ml.datasets import load_features
+from mcuforge.params import load_params
+from mcuforge.tflm import predict_classes, probe_arena_bytes
+
+
+@stage_main
+def main() -> None:
+    params = load_params()
+    cfg, distill = params["quantize"], params["distill"]
+    from mcuforge.ml.tf_setup import import_tf
+
+    tf, keras = import_tf(params["seed"])
+    import tensorflow_model_optimization as tfmot
+
+    from mcuforge.ml import training
+    from mcuforge.ml.architectures import build_model
+    from mcuforge.ml.losses import distillation_loss, pack_targets
+    from mcuforge.ml.quantization import convert_int8, prune_preserving_qat_model, representative_sample
+
+    data = load_features()
+    models = {}
+    for role, arch, weights in (("teacher", "teacher", "models/teacher.npz"),
+                                ("pruned", "student", "models/pruned.npz")):
+        models[role] = build_model(keras, params["model"][arch], data.input_shape, data.n_classes, arch)
+        training.load_weights(models[role], weights)
+    float_accuracy = training.accuracy(models["pruned"], data.test.x, data.test.y)
+    representative = representative_sample(data.train.x, cfg["representative_windows"], params["seed"])
+
+    def int8_accuracy(tflite: bytes) -> float:
+        return float(np.mean(predict_classes(tflite, data.test.x)[1] == data.test.y))
+
+    candidates = {"ptq": convert_int8(tf, models["pruned"], representative)}
+    accuracies = {"ptq": int8_accuracy(candidates["ptq"])}
+    if float_accuracy - accuracies["ptq"] > cfg["max_drop"]:
+        qat = prune_preserving_qat_model(tfmot, models["pruned"])
+        targets = {s: pack_targets(getattr(data, s).y, training.logits(models["teacher"], getattr(data, s).x),
+                                   data.n_classes) for s in ("train", "val")}
+        training.fit(tf, keras, qat, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
+                     {"lr": cfg["qat_lr"], "epochs": cfg["qat_epochs"], "batch_size": 64},
+                     distillation_loss(tf, distill["temperature"], distill["alpha"]), early_stopping=False)
+        candidates["qat"] = convert_int8(tf, qat, representative)
+        accuracies["qat"] = int8_accuracy(candidates["qat"])
+    method = max(accuracies, key=lambda name: (accuracies[name], name == "ptq"))
+
+    atomic.write_bytes("models/model_int8.tflite", candidates[method])
+    predicted = predict_classes(candidates[method], data.test.x)[1]
+    atomic.write_text("reports/plots/confusion_int8.csv", "actual,predicted\n" + "".join(
+        f"{data.labels[a]},{data.labels[p]}\n" for a, p in zip(data.test.y, predicted)))
+    arena = probe_arena_bytes("models/model_int8.tflite")
+    atomic.write_json("reports/quantize.json", {
+        "method": method,
+        "test_accuracy_float": float_accuracy,
+        "test_accuracy_int8": accuracies[method],
+        "test_accuracy_int8_ptq": accuracies["ptq"],
+        "int8_drop": round(float_accuracy - accuracies[method], 6),
+        "tflite_bytes": len(candidates[method]),
+        "arena_bytes": arena["minimal"] + cfg["arena_margin"],
+        "arena_allocated_bytes": arena["allocated"],
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Stage split: data/ingested.parquet → data/split.parquet (+ `split` column) and reports/split.json.
+
+    python -m stages.split      (from the project root; reads params.yaml `split`)
+"""
+from mcuforge.atomic import atomic_path, write_json
+from mcuforge.errors import stage_main
+from mcuforge.ingest.table import read_parquet, write_parquet
+from mcuforge.params import load_params
+from mcuforge.split import split_spec, split_table
+
+TABLE = "data/ingested.parquet"
+SPLIT_TABLE = "data/split.parquet"
+REPORT = "reports/split.json"
+
+
+@stage_main
+def main() -> None:
+    spec = split_spec(load_params())
+    table = read_parquet(TABLE, produced_by="python -m stages.ingest")
+    result, report = split_table(table, spec)
+    with atomic_path(SPLIT_TABLE) as tmp:
+        write_parquet(result, tmp)
+    write_json(REPORT, report)
+    sizes = ", ".join(f"{name} {c['groups']} groups/{c['rows']} rows"
+                      for name, c in report["counts"].items())
+    print(f"split by {spec.group_by}: {sizes} -> {SPLIT_TABLE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+/* Reads lines "x multiplier shift" from stdin and prints, per line,
+ * "srdhm(x, multiplier) rdbp(x, e) mbqm(x, multiplier, shift)" with e = (-shift) clamped to [0, 31].
+ * Lets Python check the fixed-point helpers against an independent big-integer model. */
+#include <stdio.h>
+#include "mcuforge/fixedpoint.h"
+
+int main(void)
+{
+    long x, m, shift;
+    while (scanf("%ld %ld %ld", &x, &m, &shift) == 3) {
+        int e = shift < 0 ? (int)-shift : 0;
+        if (e > 31)
+            e = 31;
+        printf("%ld %ld %ld\n", (long)mf_sat_rounding_doubling_high_mul((int32_t)x, (int32_t)m),
+               (long)mf_rounding_divide_by_pot((int32_t)x, e),
+               (long)mf_multiply_by_quantized_multiplier((int32_t)x, (int32_t)m, (int)shift));
+    }
+    return 0;
+}
