@@ -20,21 +20,25 @@ def build_model(keras, arch: dict, input_shape: tuple[int, ...], n_classes: int,
 
 
 def _cnn1d(keras, arch: dict, inputs, name: str):
+    """Convolutions along time, built as Conv2D with (kernel, 1) kernels over a (time, 1, channels)
+    view: the same maths as Conv1D, but tfmot's quantisation-aware training supports Conv2D only."""
     if len(inputs.shape) != 3:
         raise McuforgeError(f"model.{name}.arch=cnn1d needs windows (time × channels) as input: "
                             "use features=raw, or model=dense with features=spectral")
-    hidden = inputs
+    steps, channels = inputs.shape[1], inputs.shape[2]
+    hidden = keras.layers.Reshape((steps, 1, channels))(inputs)
     for block in arch["conv"]:
+        kernel = (block["kernel"], 1)
         if arch.get("batch_norm", False):  # folded into the convolution by the TFLite converter
-            hidden = keras.layers.Conv1D(block["filters"], block["kernel"], padding="same")(hidden)
+            hidden = keras.layers.Conv2D(block["filters"], kernel, padding="same")(hidden)
             hidden = keras.layers.BatchNormalization()(hidden)
             hidden = keras.layers.ReLU()(hidden)
         else:
-            hidden = keras.layers.Conv1D(block["filters"], block["kernel"], padding="same",
+            hidden = keras.layers.Conv2D(block["filters"], kernel, padding="same",
                                          activation="relu")(hidden)
         if block.get("pool", 1) > 1:
-            hidden = keras.layers.MaxPool1D(block["pool"])(hidden)
-    return keras.layers.GlobalAveragePooling1D()(hidden)
+            hidden = keras.layers.MaxPool2D((block["pool"], 1))(hidden)
+    return keras.layers.GlobalAveragePooling2D()(hidden)
 
 
 def _dense(keras, arch: dict, inputs, name: str):

@@ -1,4 +1,4 @@
-"""tfmot magnitude pruning of every Conv1D and Dense kernel with a polynomial schedule."""
+"""tfmot magnitude pruning of every convolution and Dense kernel with a polynomial schedule."""
 from __future__ import annotations
 
 import math
@@ -7,14 +7,16 @@ import numpy as np
 
 
 def prunable(keras, layer) -> bool:
-    return isinstance(layer, (keras.layers.Conv1D, keras.layers.Dense))
+    return isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Dense))
 
 
 def wrap_for_pruning(keras, tfmot, model, cfg: dict, steps_per_epoch: int):
     end_step = max(1, math.ceil(cfg["epochs"] * cfg["ramp_fraction"]) * steps_per_epoch)
     schedule = tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=cfg["initial_sparsity"], final_sparsity=cfg["sparsity"],
-        begin_step=0, end_step=end_step)
+        begin_step=0, end_step=end_step,
+        # masks update once per epoch, so the last update lands exactly on end_step
+        frequency=steps_per_epoch)
 
     def wrap(layer):
         if prunable(keras, layer):
