@@ -21,11 +21,10 @@ def main() -> None:
     tf, keras = import_tf(params["seed"])
     from mcuforge.ml import training
     from mcuforge.ml.architectures import build_model
-    from mcuforge.ml.losses import distillation_loss, pack_targets
+    from mcuforge.ml.losses import distillation_loss
 
     data = load_features()
-    teacher = build_model(keras, params["model"]["teacher"], data.input_shape, data.n_classes, "teacher")
-    training.load_weights(teacher, "models/teacher.npz")
+    teacher = training.load_trained(keras, params["model"]["teacher"], data, "teacher", "models/teacher.npz")
 
     def new_student():
         return build_model(keras, params["model"]["student"], data.input_shape, data.n_classes, "student")
@@ -34,12 +33,11 @@ def main() -> None:
     if ratio > cfg["max_param_ratio"]:
         raise McuforgeError(f"model.student has {ratio:.2f}× the teacher's parameters, above "
                             f"distill.max_param_ratio={cfg['max_param_ratio']}: make the student smaller")
+    targets = training.distillation_targets(teacher, data)
 
     def train_student(alpha: float):
         keras.utils.set_random_seed(params["seed"])
         student = new_student()
-        targets = {s: pack_targets(getattr(data, s).y, training.logits(teacher, getattr(data, s).x),
-                                   data.n_classes) for s in ("train", "val")}
         history = training.fit(tf, keras, student, (data.train.x, targets["train"]),
                                (data.val.x, targets["val"]), cfg,
                                distillation_loss(tf, cfg["temperature"], alpha))

@@ -23,17 +23,13 @@ def main() -> None:
     import tensorflow_model_optimization as tfmot
 
     from mcuforge.ml import training
-    from mcuforge.ml.architectures import build_model
-    from mcuforge.ml.losses import distillation_loss, pack_targets
+    from mcuforge.ml.losses import distillation_loss
     from mcuforge.ml.pruning import kernel_sparsity, wrap_for_pruning
 
     data = load_features()
-    models = {}
-    for role, weights in (("teacher", "models/teacher.npz"), ("student", "models/student.npz")):
-        models[role] = build_model(keras, params["model"][role], data.input_shape, data.n_classes, role)
-        training.load_weights(models[role], weights)
-    targets = {s: pack_targets(getattr(data, s).y, training.logits(models["teacher"], getattr(data, s).x),
-                               data.n_classes) for s in ("train", "val")}
+    models = {role: training.load_trained(keras, params["model"][role], data, role, f"models/{role}.npz")
+              for role in ("teacher", "student")}
+    targets = training.distillation_targets(models["teacher"], data)
 
     student_accuracy = training.accuracy(models["student"], data.test.x, data.test.y)
     steps_per_epoch = math.ceil(len(data.train.y) / cfg["batch_size"])

@@ -25,16 +25,14 @@ def main() -> None:
     import tensorflow_model_optimization as tfmot
 
     from mcuforge.ml import training
-    from mcuforge.ml.architectures import build_model
-    from mcuforge.ml.losses import distillation_loss, pack_targets
+    from mcuforge.ml.losses import distillation_loss
     from mcuforge.ml.quantization import convert_int8, prune_preserving_qat_model, representative_sample
 
     data = load_features()
-    models = {}
-    for role, arch, weights in (("teacher", "teacher", "models/teacher.npz"),
-                                ("pruned", "student", "models/pruned.npz")):
-        models[role] = build_model(keras, params["model"][arch], data.input_shape, data.n_classes, arch)
-        training.load_weights(models[role], weights)
+    models = {"teacher": training.load_trained(keras, params["model"]["teacher"], data, "teacher",
+                                               "models/teacher.npz"),
+              "pruned": training.load_trained(keras, params["model"]["student"], data, "student",
+                                              "models/pruned.npz")}
     float_accuracy = training.accuracy(models["pruned"], data.test.x, data.test.y)
     representative = representative_sample(data.train.x, cfg["representative_windows"], params["seed"])
 
@@ -45,8 +43,7 @@ def main() -> None:
     accuracies = {"ptq": int8_accuracy(candidates["ptq"])}
     if float_accuracy - accuracies["ptq"] > cfg["max_drop"]:
         qat = prune_preserving_qat_model(tfmot, models["pruned"])
-        targets = {s: pack_targets(getattr(data, s).y, training.logits(models["teacher"], getattr(data, s).x),
-                                   data.n_classes) for s in ("train", "val")}
+        targets = training.distillation_targets(models["teacher"], data)
         training.fit(tf, keras, qat, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
                      {"lr": cfg["qat_lr"], "epochs": cfg["qat_epochs"], "batch_size": 64},
                      distillation_loss(tf, distill["temperature"], distill["alpha"]), early_stopping=False)

@@ -52,3 +52,20 @@ def write_history_csv(path: str | Path, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     atomic.write_text(path, buf.getvalue())
+
+
+def load_trained(keras, arch: dict, data, name: str, weights: str | Path):
+    """The model of `arch` for these features, with weights from a stage's .npz output."""
+    from mcuforge.ml.architectures import build_model
+
+    model = build_model(keras, arch, data.input_shape, data.n_classes, name)
+    load_weights(model, weights)
+    return model
+
+
+def distillation_targets(teacher, data) -> dict[str, np.ndarray]:
+    """Packed targets (label + the teacher's logits) for the train and val splits."""
+    from mcuforge.ml.losses import pack_targets
+
+    return {split: pack_targets(getattr(data, split).y, logits(teacher, getattr(data, split).x),
+                                data.n_classes) for split in ("train", "val")}
