@@ -17,9 +17,10 @@ TINY = ["features.stride_ms=2000", "train.epochs=3", "distill.epochs=3", "prune.
         "quantize.representative_windows=32", "quantize.qat_epochs=1",
         # force the pruning-preserving QAT branch so the e2e run exercises it too
         "quantize.max_drop=-1.0"]
-CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize"]
+CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize", "codegen", "verify"]
 OUTS = ["data/ingested.parquet", "data/split.parquet", "models/teacher.npz", "models/student.npz",
-        "models/pruned.npz", "models/model_int8.tflite"]
+        "models/pruned.npz", "models/model_int8.tflite", "firmware/generated/model.c",
+        "firmware/generated/model.h"]
 
 
 def run(cmd: list[str], cwd: Path) -> str:
@@ -78,6 +79,11 @@ def test_reports_hold_the_required_keys(repo):
     assert quantize["tflite_bytes"] == (repo / "models/model_int8.tflite").stat().st_size
     assert quantize["arena_bytes"] > 0
     assert 1 / 7 < quantize["test_accuracy_int8"] <= 1.0  # better than chance even after 3 epochs
+    verify = report(repo, "verify")
+    assert verify["windows"] == report(repo, "features")["windows"]["test"]
+    assert verify["logits_exact"] == verify["windows"] and verify["agreement"] == 1.0
+    assert verify["features_max_rel_err"] <= 1e-4
+    assert verify["accuracy_int8_c"] == quantize["test_accuracy_int8"]
 
 
 def test_noop_repro_runs_nothing(repo):
@@ -86,9 +92,14 @@ def test_noop_repro_runs_nothing(repo):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 
-def test_quantize_param_reruns_only_quantize(repo):
+def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
+    model = repo / "models/model_int8.tflite"
+    before = model.read_bytes()
     run(["python", "-m", "mcuforge.compose", *TINY, "quantize.representative_windows=48"], repo)
-    assert ran_stages(run(["dvc", "repro"], repo)) == ["quantize"]
+    ran = ran_stages(run(["dvc", "repro"], repo))
+    # codegen and verify follow only if the model's bytes changed (QAT may keep the same model)
+    followers = ["codegen", "verify"] if model.read_bytes() != before else []
+    assert ran == ["quantize", *followers]
 
 
 def test_board_param_retrains_nothing(repo):

@@ -10,7 +10,11 @@ def representative_sample(x_train: np.ndarray, count: int, seed: int) -> np.ndar
 
 
 def convert_int8(tf, model, representative: np.ndarray) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    """Converted with a fixed batch of 1, as the device runs it: with a dynamic batch a Reshape
+    becomes SHAPE → STRIDED_SLICE → PACK → RESHAPE in the graph."""
+    spec = tf.TensorSpec([1, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([row[np.newaxis]] for row in representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -1,0 +1,37 @@
+/* The feature twin: raw sensor window -> model input, as the Python `features` stage computes it.
+ *
+ * Block (raw | spectral, mcuforge.feature_blocks.compute_block) -> standardisation
+ * (mcuforge.normalization.standardize) -> int8 quantisation (mcuforge.tflm.quantize_input).
+ * The spectral block calls the same CMSIS-DSP functions, in the same order, as
+ * mcuforge/dsp/kernels.py does through the cmsisdsp Python API.
+ *
+ * Sizes and constants come from the generated mcuforge_features_config.h
+ * (mcuforge.codegen.emit_features). This header needs neither it nor CMSIS-DSP.
+ * Not reentrant: the work buffers are static.
+ */
+#ifndef MCUFORGE_FEATURES_H
+#define MCUFORGE_FEATURES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MCUFORGE_FEATURES_OK 0
+#define MCUFORGE_FEATURES_ERROR_ARGUMENT (-1)   /* a NULL pointer */
+#define MCUFORGE_FEATURES_ERROR_FFT_INIT (-2)   /* arm_rfft_fast_init_<N>_f32 failed */
+
+/* window: WINDOW_LENGTH x N_CHANNELS floats, row-major as recorded (sample 0 of every channel
+ * first); model_input: N_FEATURES int8. Equals quantize_input(standardize(block(window))). */
+int mcuforge_features(const float *window, int8_t *model_input);
+
+/* The block's features before standardisation (N_FEATURES floats): equals
+ * mcuforge.feature_blocks.compute_block for one window (spectral_features for block spectral). */
+int mcuforge_features_float(const float *window, float *features);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MCUFORGE_FEATURES_H */
