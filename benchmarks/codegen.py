@@ -42,6 +42,9 @@ BENCH_DIR = ROOT.parent / "shared" / "bench-models"
 BENCH_CORE = "cortex-m3"  # the core TFLM was measured on
 CORES = ("cortex-m3", "cortex-m4")
 METRICS = ("flash_bytes", "ram_bytes", "instructions")
+SOURCES = {"student": "models/model_int8.tflite (the pipeline's model)",
+           "teacher": "models/teacher.npz -> mcuforge.ml.quantization.convert_int8 with "
+                      "quantize.representative_windows train windows (params.yaml)"}
 EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
 # ARCHITECTURE.md, "TFLite Micro, measured here": Zephyr 4.1 qemu_cortex_m3, gcc 12.2 -Os,
 # increments over hello_world; arena = what the device's interpreter used.
@@ -83,6 +86,17 @@ def measure_cores(model_dir: Path, ident: str, work: Path, profile: bool) -> dic
             for core in CORES}
 
 
+def instructions_at(core: str, model_dir: Path, ident: str, work: Path, opt: str) -> int:
+    """Informational: the same image at another optimisation level (is it the compiler or the kernel?)."""
+    c = baremetal.CORES[core]
+    elf = baremetal.build_model_image(c, model_dir, ident, work / "elf" / f"{ident}-{core}{opt}.elf",
+                                      runtime_sources(), RUNTIME_DIR / "include", opt=opt)
+    counted = baremetal.count_instructions(c, elf)
+    if baremetal.parse_harness_output(counted["stdout"]).get("output") != EXPECTED[ident]:
+        raise McuforgeError(f"{elf}: wrong output at {opt}: {counted['stdout']}")
+    return counted["instructions"]
+
+
 def ratio(ours: float, theirs: float) -> float:
     return round(ours / theirs, 4)
 
@@ -104,6 +118,11 @@ def bench_model(name: str, work: Path) -> dict:
         "instructions_per_mac": {core: round(run["instructions"] / summary["macs"], 2) for core, run in runs.items()},
         "empty_image": {core: run["empty_image"] for core, run in runs.items()},
     }
+    entry["instructions_at_O2"] = {core: instructions_at(core, model_dir, name, work, "-O2") for core in CORES}
+    top = {core: next(iter(run["instructions_per_function"].items())) for core, run in runs.items()}
+    entry["dominant_kernel"] = {
+        core: {"function": fn, "instructions": n, "share": round(n / runs[core]["instructions"], 3)}
+        for core, (fn, n) in top.items()}
     target = TFLM[name]["tflm_cmsis_nn"]
     entry["meets_cmsis_nn_target"] = {key: ours[key] <= target[key] for key in METRICS}
     return entry
@@ -153,7 +172,7 @@ def pipeline_model(label: str, path: Path, work: Path, callgrind: bool) -> dict:
     arena_tflm = probe_arena_bytes(path)
     m4 = runs["cortex-m4"]
     entry = {
-        "tflite": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+        "source": SOURCES.get(label, str(path)),
         "tflite_bytes": len(model),
         "ops": summary["ops"],
         "arena_bytes": summary["arena_bytes"], "arena_lower_bound": summary["arena_lower_bound"],
@@ -181,14 +200,16 @@ def readme_table(bench: dict, pipeline: dict) -> str:
         return f"{n:,}"
 
     rows = ["| model | core | flash B | RAM B | stack B | instructions | TFLM ref flash / RAM / instr "
-            "| TFLM+CMSIS-NN flash / RAM / instr | exact |",
-            "|---|---|---:|---:|---:|---:|---|---|---|"]
+            "| TFLM+CMSIS-NN flash / RAM / instr | ours ÷ CMSIS-NN | exact |",
+            "|---|---|---:|---:|---:|---:|---|---|---|---|"]
     for name, e in bench.items():
         for core, run in e["ours"].items():
             ref, cmsis = e["tflm_reference"], e["tflm_cmsis_nn"]
+            r = e["ratios_cortex_m3"]["tflm_cmsis_nn"]
             tf_cols = (f"{k(ref['flash_bytes'])} / {k(ref['ram_bytes'])} / {k(ref['instructions'])} | "
-                       f"{k(cmsis['flash_bytes'])} / {k(cmsis['ram_bytes'])} / {k(cmsis['instructions'])}"
-                       if core == BENCH_CORE else "— | —")
+                       f"{k(cmsis['flash_bytes'])} / {k(cmsis['ram_bytes'])} / {k(cmsis['instructions'])} | "
+                       f"{r['flash_bytes']:.2f} / {r['ram_bytes']:.2f} / {r['instructions']:.2f}"
+                       if core == BENCH_CORE else "— | — | —")
             rows.append(f"| {name} | {core} | {k(run['flash_bytes'])} | {k(run['ram_bytes'])} | "
                         f"{run['stack_bytes']} | {k(run['instructions'])} | {tf_cols} | "
                         f"{'yes' if e['outputs_exact'][core] else 'NO'} |")

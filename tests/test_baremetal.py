@@ -1,0 +1,59 @@
+"""The native runtime + generated bench models, bare metal on an emulated Cortex-M3 (QEMU mps2-an385):
+the documented outputs for the documented input x[i] = ((i*13+5) % 101) - 50."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcuforge import baremetal
+from mcuforge.codegen.emit_native import generate_native
+from mcuforge.codegen.host_build import RUNTIME_DIR, runtime_sources
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench-models"
+EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
+
+_missing = baremetal.missing_tools()
+pytestmark = pytest.mark.skipif(bool(_missing), reason=f"missing {', '.join(_missing)} "
+                                "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)")
+
+
+@pytest.fixture(scope="module")
+def empty_sizes(tmp_path_factory):
+    elf = baremetal.build_empty_image(baremetal.CORES["cortex-m3"], tmp_path_factory.mktemp("empty") / "empty.elf")
+    run = baremetal.run_qemu(baremetal.CORES["cortex-m3"], elf)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return baremetal.elf_sizes(elf)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bench_model_on_cortex_m3(name, tmp_path, empty_sizes):
+    model = BENCH_DIR / f"{name}.tflite"
+    if not model.exists():
+        pytest.skip(f"{model} not found")
+    core = baremetal.CORES["cortex-m3"]
+    summary = generate_native(model.read_bytes(), tmp_path / "gen", labels=[], name=name)
+    elf = baremetal.build_model_image(core, tmp_path / "gen", summary["name"], tmp_path / f"{name}.elf",
+                                      runtime_sources(), RUNTIME_DIR / "include")
+    run = baremetal.run_qemu(core, elf)
+    parsed = baremetal.parse_harness_output(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert parsed["status"] == 0
+    assert parsed["output"] == EXPECTED[name]
+
+    sizes = baremetal.elf_sizes(elf)
+    assert sizes["text"] > empty_sizes["text"]
+    assert sizes["data"] + sizes["bss"] - empty_sizes["data"] - empty_sizes["bss"] >= summary["arena_bytes"]
+
+
+def test_instruction_count_is_deterministic(tmp_path):
+    core = baremetal.CORES["cortex-m3"]
+    summary = generate_native((BENCH_DIR / "dense.tflite").read_bytes(), tmp_path / "gen", labels=[], name="dense")
+    elf = baremetal.build_model_image(core, tmp_path / "gen", summary["name"], tmp_path / "dense.elf",
+                                      runtime_sources(), RUNTIME_DIR / "include")
+    first = baremetal.count_instructions(core, elf, profile=True)
+    second = baremetal.count_instructions(core, elf)
+    assert first["instructions"] == second["instructions"] > summary["macs"]
+    assert sum(first["per_function"].values()) == first["instructions"]
+    assert max(first["per_function"], key=first["per_function"].get) == "mf_fully_connected_s8"
+    assert baremetal.parse_harness_output(first["stdout"])["output"] == EXPECTED["dense"]
