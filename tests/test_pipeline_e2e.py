@@ -17,7 +17,8 @@ TINY = ["features.stride_ms=2000", "train.epochs=3", "distill.epochs=3", "prune.
         "quantize.representative_windows=32", "quantize.qat_epochs=1",
         # force the pruning-preserving QAT branch so the e2e run exercises it too
         "quantize.max_drop=-1.0"]
-CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize", "codegen", "verify"]
+CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize", "codegen", "verify",
+         "firmware"]
 OUTS = ["data/ingested.parquet", "data/split.parquet", "models/teacher.npz", "models/student.npz",
         "models/pruned.npz", "models/model_int8.tflite", "firmware/generated/model.c",
         "firmware/generated/model.h"]
@@ -84,6 +85,9 @@ def test_reports_hold_the_required_keys(repo):
     assert verify["logits_exact"] == verify["windows"] and verify["agreement"] == 1.0
     assert verify["features_max_rel_err"] <= 1e-4
     assert verify["accuracy_int8_c"] == quantize["test_accuracy_int8"]
+    firmware = report(repo, "firmware")["qemu"]
+    assert firmware["logits_exact"] == firmware["windows"] == verify["windows"]
+    assert firmware["device_accuracy"] == quantize["test_accuracy_int8"]
 
 
 def test_noop_repro_runs_nothing(repo):
@@ -98,14 +102,15 @@ def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
     run(["python", "-m", "mcuforge.compose", *TINY, "quantize.representative_windows=48"], repo)
     ran = ran_stages(run(["dvc", "repro"], repo))
     # codegen and verify follow only if the model's bytes changed (QAT may keep the same model)
-    followers = ["codegen", "verify"] if model.read_bytes() != before else []
+    followers = ["codegen", "verify", "firmware"] if model.read_bytes() != before else []
     assert ran == ["quantize", *followers]
 
 
-def test_board_param_retrains_nothing(repo):
+def test_board_param_rebuilds_only_the_firmware(repo):
     run(["python", "-m", "mcuforge.compose", *TINY, "quantize.representative_windows=48",
          "board=qemu_cortex_m3"], repo)
-    assert not {"train", "distill", "prune", "quantize"} & set(ran_stages(run(["dvc", "repro"], repo)))
+    assert ran_stages(run(["dvc", "repro"], repo)) == ["firmware"]
+    assert report(repo, "firmware")["board"] == "qemu_cortex_m3"
 
 
 def test_same_params_give_byte_identical_artifacts(repo):

@@ -5,7 +5,7 @@
 
 /* Equals tflite::reference_integer_ops::FullyConnected (per_channel == 0) and
  * tflite::reference_integer_ops::FullyConnectedPerChannel (per_channel == 1). */
-int mf_fully_connected_s8(const mf_fc_params *p, const int8_t *input, const int8_t *weights,
+__attribute__((optimize("O2"))) int mf_fully_connected_s8(const mf_fc_params *p, const int8_t *input, const int8_t *weights,
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           int8_t *output)
 {
@@ -16,24 +16,34 @@ int mf_fully_connected_s8(const mf_fc_params *p, const int8_t *input, const int8
         return MF_ERR_SHAPE;
     if (p->act_min > p->act_max || p->act_min < -128 || p->act_max > 127)
         return MF_ERR_PARAM;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_row = input + b * p->accum_depth;
-        for (oc = 0; oc < p->output_depth; ++oc) {
-            const int8_t *w_row = weights + oc * p->accum_depth;
-            const int32_t q = p->per_channel ? oc : 0;
-            int32_t acc;
-            if (p->weights_offset == 0) {
-                acc = mf_dot_offset_s8(in_row, w_row, p->accum_depth, p->input_offset);
-            } else {
-                acc = 0;
-                for (d = 0; d < p->accum_depth; ++d)
-                    acc += (w_row[d] + p->weights_offset) * (in_row[d] + p->input_offset);
+    {
+        const int32_t depth = p->accum_depth, out_depth = p->output_depth;
+        const int32_t input_offset = p->input_offset, weights_offset = p->weights_offset;
+        mf_matvec_params mp;
+        mp.bias = bias;
+        mp.multiplier = multiplier;
+        mp.shift = shift;
+        mp.q_step = p->per_channel ? 1 : 0;
+        mp.x_offset = input_offset;
+        mp.output_offset = p->output_offset;
+        mp.act_min = p->act_min;
+        mp.act_max = p->act_max;
+        for (b = 0; b < p->batches; ++b) {
+            const int8_t *in_row = input + b * depth;
+            int8_t *out_row = output + b * out_depth;
+            if (weights_offset == 0) {
+                mf_matvec_body(in_row, weights, depth, depth, out_depth, &mp, out_row);
+                continue;
             }
-            if (bias)
-                acc += bias[oc];
-            acc = mf_multiply_by_quantized_multiplier(acc, multiplier[q], (int)shift[q]);
-            acc += p->output_offset;
-            output[b * p->output_depth + oc] = (int8_t)mf_clamp_i32(acc, p->act_min, p->act_max);
+            for (oc = 0; oc < out_depth; ++oc) {
+                const int8_t *w_row = weights + oc * depth;
+                const int32_t q = oc * mp.q_step;
+                int32_t acc = bias ? bias[oc] : 0;
+                for (d = 0; d < depth; ++d)
+                    acc += (w_row[d] + weights_offset) * (in_row[d] + input_offset);
+                out_row[oc] = mf_requantize_s8(acc, multiplier[q], shift[q], mp.output_offset, mp.act_min,
+                                               mp.act_max);
+            }
         }
     }
     return MF_OK;

@@ -5,38 +5,70 @@
 
 #include <stdint.h>
 
-/* gemmlowp::SaturatingRoundingDoublingHighMul(int32, int32). */
+/* gemmlowp::SaturatingRoundingDoublingHighMul(int32, int32).
+ * gemmlowp computes (ab + nudge) / 2^31 truncating toward zero, nudge = 2^30 for ab >= 0
+ * and 1 - 2^30 otherwise. For ab < 0, trunc(v / 2^31) == (v + 2^31 - 1) >> 31 (floor), and
+ * v + 2^31 - 1 == ab + 2^30; for ab >= 0 it is (ab + 2^30) >> 31 directly. So both cases
+ * are one arithmetic shift of ab + 2^30 (SMULL, ADDS, ADC, shifts on Cortex-M). */
 static inline int32_t mf_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    const int overflow = (a == b) && (a == INT32_MIN);
     const int64_t ab = (int64_t)a * (int64_t)b;
-    const int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-    return overflow ? INT32_MAX : high;
+    const int32_t high = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
+    if ((a == b) && (a == INT32_MIN))
+        return INT32_MAX;
+    return high;
 }
 
 /* gemmlowp::RoundingDivideByPOT(int32, exponent), exponent in [0, 31]. */
 static inline int32_t mf_rounding_divide_by_pot(int32_t x, int exponent)
 {
-    const int32_t mask = (int32_t)((((int64_t)1) << exponent) - 1);
+    const int32_t mask = (int32_t)((1u << exponent) - 1u);
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + ((x < 0) ? 1 : 0);
     return (x >> exponent) + ((remainder > threshold) ? 1 : 0);
 }
 
 /* tflite::MultiplyByQuantizedMultiplier(int32_t, int32_t, int) without
- * TFLITE_SINGLE_ROUNDING: the left shift wraps like TFLM's int32 multiply. */
-static inline int32_t mf_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift)
+ * TFLITE_SINGLE_ROUNDING: the left shift wraps like TFLM's int32 multiply.
+ * Always inlined into the hot output stages; mf_multiply_by_quantized_multiplier is the
+ * same computation left to the compiler's inlining choice. */
+__attribute__((always_inline)) static inline int32_t mf_mbqm_inline(int32_t x, int32_t multiplier, int shift)
 {
-    const int left_shift = shift > 0 ? shift : 0;
-    const int right_shift = shift > 0 ? 0 : -shift;
+    const int left_shift = shift & ~(shift >> 31); /* shift > 0 ? shift : 0 (arithmetic >>) */
+    const int right_shift = left_shift - shift;     /* shift > 0 ? 0 : -shift */
     const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
     return mf_rounding_divide_by_pot(mf_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+}
+
+static inline int32_t mf_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift)
+{
+    return mf_mbqm_inline(x, multiplier, shift);
 }
 
 static inline int32_t mf_clamp_i32(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Per-channel int8 output stage of TFLM's conv / fully-connected kernels:
+ * MultiplyByQuantizedMultiplier, + output offset, clamp to [act_min, act_max]. */
+__attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc, int32_t multiplier, int32_t shift,
+                                      int32_t output_offset, int32_t act_min, int32_t act_max)
+{
+    acc = mf_mbqm_inline(acc, multiplier, (int)shift);
+    acc += output_offset;
+    return (int8_t)mf_clamp_i32(acc, act_min, act_max);
+}
+
+/* out[k] = mf_requantize_s8(acc[k], multiplier[k], shift[k], ...) for k < n (per-channel arrays). */
+__attribute__((noinline, unused)) static void mf_requantize_block_s8(const int32_t *acc, int32_t n,
+                                                                    const int32_t *multiplier, const int32_t *shift,
+                                                                    int32_t output_offset, int32_t act_min,
+                                                                    int32_t act_max, int8_t *out)
+{
+    int32_t k;
+    for (k = 0; k < n; ++k)
+        out[k] = mf_requantize_s8(acc[k], multiplier[k], shift[k], output_offset, act_min, act_max);
 }
 
 #endif /* MCUFORGE_FIXEDPOINT_H */

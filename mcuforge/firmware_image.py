@@ -1,0 +1,184 @@
+"""Bare-metal firmware images of feature twin + native runtime + generated model, run on QEMU.
+
+    images = build_images(core, generated_dir, ident, features_cfg, ..., build_dir)
+    deploy = baremetal.elf_sizes(images["deploy"])   # what the board must hold
+    run = run_windows(core, images["test"], windows, output_size, build_dir)
+    counts = count_per_inference(core, images["test"], windows[:3], build_dir)
+
+Two images from the same sources (firmware/baremetal/main.c):
+- `deploy`: one window buffer, no test data, no file I/O -- its text+data / data+bss are the
+  flash / RAM reported and checked against the board budget;
+- `test`: reads raw float32 windows from a host file over semihosting (one SYS_READ per window)
+  and writes the int8 logits back (SYS_WRITE); it also measures the peak stack. The file names
+  are relative (windows.bin, logits.bin): QEMU runs in the image's folder, so the kept test.elf
+  can be re-run there by hand.
+Compiled like mcuforge.baremetal (startup + linker script of benchmarks/baremetal/, -Os,
+sections + --gc-sections) plus -ffp-contract=off (the feature twin transcribes numpy float32 one
+IEEE operation at a time) and newlib's libm/libc for floorf/logf/memcpy.
+
+CMSIS-DSP on Cortex-M (spectral block): the cmsisdsp sdist has no CMSIS-Core. On a core without
+the DSP extension (cortex-m3) firmware/features/include/cmsis_compiler.h stands in for it. On
+cortex-m4 (DSP extension) that stand-in refuses, since CMSIS-Core would add the SIMD intrinsics;
+the f32 functions used never need them, so they are built with -D__GNUC_PYTHON__, CMSIS-DSP's own
+documented switch for "no CMSIS-Core" (arm_math_types.h): generic C paths, no ARM_MATH_DSP.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from mcuforge import baremetal
+from mcuforge.baremetal import Core
+from mcuforge.errors import McuforgeError
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS_DIR = ROOT / "firmware" / "baremetal"
+RUNTIME_DIR = ROOT / "firmware" / "runtime"
+FEATURES_DIR = ROOT / "firmware" / "features"
+APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+TWIN_FLAGS = ("-ffp-contract=off",)
+LIBS = ("-lm", "-lc", "-lgcc")
+WINDOWS_FILE, LOGITS_FILE = "windows.bin", "logits.bin"
+
+
+def require_tools() -> None:
+    missing = baremetal.missing_tools()
+    if missing:
+        raise McuforgeError(f"{', '.join(missing)} not found: install the Arm toolchain and QEMU "
+                            f"(apt-get install {APT_PACKAGES}; `bash scripts/setup.sh` does it)")
+
+
+def _compile(core: Core, src: Path, obj: Path, flags: list[str]) -> Path:
+    cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *baremetal.COMMON_CFLAGS, *TWIN_FLAGS, *flags,
+           "-c", str(src), "-o", str(obj)]
+    result = baremetal._run(cmd, "arm compile")
+    if result.returncode != 0:
+        raise McuforgeError(f"arm compile of {src.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+    return obj
+
+
+def _cmsis_objects(core: Core, build_dir: Path) -> tuple[list[Path], list[str]]:
+    """CMSIS-DSP objects for the spectral block and the -I/-D flags its users need."""
+    from mcuforge import cmsis_dsp_sources as cmsis
+    from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
+
+    root = cmsis.cmsis_dsp_root()
+    flags = [f"-I{d}" for d in cmsis.include_dirs(root)]
+    if core.name == "cortex-m3":
+        flags.append(f"-I{FEATURES_DIR / 'include'}")  # the cmsis_compiler.h stand-in
+    else:
+        flags.append("-D__GNUC_PYTHON__")  # no CMSIS-Core here: generic C (see module doc)
+    objects = []
+    for i, src in enumerate(cmsis.cmsis_dsp_sources(CMSIS_FUNCTIONS, root)):
+        # -std=c11 as the wheel builds them; third-party code: its warnings are not ours
+        objects.append(_compile(core, src, build_dir / f"cmsis_{i}_{src.stem}.o", [*flags, "-std=c11", "-w"]))
+    return objects, flags
+
+
+def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path, window_floats: int,
+                 block: str, build_dir: Path) -> dict[str, Path]:
+    """Compile once, link the `deploy` and the `test` ELF into build_dir."""
+    build_dir = Path(build_dir).resolve()
+    obj_dir = build_dir / "obj"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    includes = [f"-I{d}" for d in (baremetal.SUPPORT_DIR, RUNTIME_DIR / "include", Path(generated_dir),
+                                   Path(features_dir), FEATURES_DIR / "include", FEATURES_DIR / "src")]
+    objects, extra = [], []
+    if block == "spectral":
+        objects, extra = _cmsis_objects(core, obj_dir)
+    common = [*includes, *extra]
+    sources = [baremetal.SUPPORT_DIR / "startup.c", *sorted((RUNTIME_DIR / "src").glob("*.c")),
+               Path(generated_dir) / f"{ident}.c", *sorted((FEATURES_DIR / "src").glob("*.c"))]
+    for i, src in enumerate(sources):
+        objects.append(_compile(core, src, obj_dir / f"{i}_{src.stem}.o", common))
+    harness = {"MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
+               "MF_WINDOWS_PATH": f'"{WINDOWS_FILE}"', "MF_LOGITS_PATH": f'"{LOGITS_FILE}"'}
+    images = {}
+    for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness)):
+        dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
+        main_obj = _compile(core, HARNESS_DIR / "main.c", obj_dir / f"main_{kind}.o", [*common, *dflags])
+        elf = build_dir / f"{kind}.elf"
+        cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
+               f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", *LIBS, "-o", str(elf)]
+        result = baremetal._run(cmd, "arm link")
+        if result.returncode != 0:
+            raise McuforgeError(f"arm link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+        images[kind] = elf
+    return images
+
+
+def _parse(stdout: str) -> dict[str, int]:
+    found = {}
+    for line in stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("windows", "stack") and value.strip().isdigit():
+            found[key] = int(value)
+    return found
+
+
+def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, timeout: float = 900.0) -> dict:
+    """All windows through the test image on core's QEMU machine: int8 logits (N, output_size), peak stack."""
+    build_dir = Path(elf).parent
+    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    (build_dir / LOGITS_FILE).unlink(missing_ok=True)
+    cmd = baremetal.qemu_command(core, elf)
+    cut = cmd.index("-icount")
+    cmd = cmd[:cut] + cmd[cut + 2:]  # no instruction counting needed here: run at full speed
+    result = baremetal._run(cmd, f"qemu {core.machine}", timeout=timeout, stdin=subprocess.DEVNULL,
+                            cwd=build_dir)
+    parsed = _parse(result.stdout)
+    if result.returncode != 0 or parsed.get("windows") != len(windows):
+        raise McuforgeError(f"{elf} on {core.machine}: exit {result.returncode} after "
+                            f"{parsed.get('windows')} of {len(windows)} windows (3 file error, 4 features "
+                            f"error, 5 invoke error, 12x fault)\n{result.stdout}{result.stderr}")
+    logits = np.frombuffer((build_dir / LOGITS_FILE).read_bytes(), np.int8).reshape(len(windows), output_size)
+    return {"logits": logits, "stack_bytes": parsed["stack"]}
+
+
+def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: float = 600.0) -> list[int]:
+    """Exact executed instructions of each window's features + invoke (between the markers), from a
+    single-step exec trace of the test image fed only `windows` (the same ELF, a smaller file)."""
+    build_dir = Path(elf).parent
+    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    table = baremetal.symbols(elf)
+    b_lo, b_size = table["mf_marker_begin"]
+    begin_pcs = {b"%08x" % a for a in range(b_lo, b_lo + max(b_size, 2), 2)}
+    end_pc = b"%08x" % table["mf_marker_end"][0]
+    counts, state, count = [], "before", 0
+    with tempfile.TemporaryDirectory(prefix="mf-fw-trace-") as tmp:
+        cmd = baremetal.qemu_command(core, elf, semihost_output=Path(tmp) / "semihost.txt", trace=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                bufsize=1 << 20, cwd=build_dir)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            for line in proc.stdout:
+                if not line.startswith(b"Trace"):
+                    continue
+                pc = baremetal._pc_field(line)
+                if state == "counting":
+                    if pc == end_pc:
+                        counts.append(count)
+                        state = "before"
+                    else:
+                        count += 1
+                elif state == "before":
+                    if pc in begin_pcs:
+                        state = "in_begin"
+                elif pc not in begin_pcs:  # first instruction back in the caller
+                    state, count = "counting", 1
+            returncode = proc.wait()
+        finally:
+            killer.cancel()
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if returncode != 0 or len(counts) != len(windows):
+        raise McuforgeError(f"{elf}: instruction trace exit {returncode}, {len(counts)} marker pairs for "
+                            f"{len(windows)} windows")
+    return counts
