@@ -2,7 +2,7 @@
 
     python benchmarks/codegen.py [--work DIR] [--no-teacher] [--teacher-tflite PATH] [--no-callgrind]
 
-1. The two bench models (../shared/bench-models/{conv1d,dense}.tflite): our runtime + generated
+1. The two bench models (benchmarks/models/{conv1d,dense}.tflite, copied from the shared TFLM measurements): our runtime + generated
    model, bare metal, `-Os`, on cortex-m3 (QEMU mps2-an385; the core TFLM was measured on) and
    cortex-m4 with FPU/DSP (mps2-an386; the SMLAD path). Outputs checked against the documented
    ones; flash = Δ(text+data) and RAM = Δ(data+bss) over an empty image with the same startup and
@@ -38,7 +38,7 @@ from mcuforge.codegen.emit_native import generate_native  # noqa: E402
 from mcuforge.codegen.host_build import RUNTIME_DIR, build_host, runtime_sources  # noqa: E402
 from mcuforge.errors import McuforgeError  # noqa: E402
 
-BENCH_DIR = ROOT.parent / "shared" / "bench-models"
+BENCH_DIR = ROOT / "benchmarks" / "models"
 BENCH_CORE = "cortex-m3"  # the core TFLM was measured on
 CORES = ("cortex-m3", "cortex-m4")
 METRICS = ("flash_bytes", "ram_bytes", "instructions")

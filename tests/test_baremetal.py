@@ -10,7 +10,7 @@ from mcuforge import baremetal
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.host_build import RUNTIME_DIR, runtime_sources
 
-BENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench-models"
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
 EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
 
 _missing = baremetal.missing_tools()

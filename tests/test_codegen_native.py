@@ -17,7 +17,7 @@ from mcuforge.codegen.host_build import CFLAGS, RUNTIME_DIR, build_host, native_
 from mcuforge.codegen.quant_math import quantize_multiplier  # noqa: E402
 from mcuforge.codegen.tflm_reference import tflm_outputs  # noqa: E402
 
-BENCH_DIR = Path(os.environ.get("MCUFORGE_BENCH_MODELS", "/work/shared/bench-models"))
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
 BENCH_EXPECTED = {
     "conv1d": [-7, -63, -26, 111, 25, -94, -95],
     "dense": [28, 27, 6, 26, 17, 10, 42],

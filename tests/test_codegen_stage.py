@@ -19,7 +19,7 @@ from mcuforge.compose import compose
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-BENCH_MODEL = Path(os.environ.get("MCUFORGE_BENCH_MODELS", "/work/shared/bench-models")) / "conv1d.tflite"
+BENCH_MODEL = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "conv1d.tflite"
 LABELS = ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"]
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 WINDOWS, STEPS = 96, 100

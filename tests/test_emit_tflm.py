@@ -4,7 +4,6 @@ compiled and run with gcc, and the C++ glue is compiled, linked and run against 
 TFLM headers (tests/test_emit_tflm.py:STUB_*) that record the resolver calls."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,7 +15,7 @@ from mcuforge.codegen.emit_tflm import TFLM_ADD_METHODS, generate_tflm, model_op
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.model_reader import read_model
 
-BENCH_DIR = Path(os.environ.get("MCUFORGE_BENCH_MODELS", "/work/shared/bench-models"))
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
 LABELS = ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", 'say "hi" */']
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 CONV1D_OPS = ["EXPAND_DIMS", "CONV_2D", "RESHAPE", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED"]

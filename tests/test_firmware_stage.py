@@ -5,7 +5,6 @@ Cortex-M3 board, a board without a toolchain, and a missing toolchain."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def test_missing_toolchain_names_the_packages(base, tmp_path):
     assert not (root / "reports/firmware.json").exists()
 
 
-DENSE_MODEL = Path(os.environ.get("MCUFORGE_BENCH_MODELS", "/work/shared/bench-models")) / "dense.tflite"
+DENSE_MODEL = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "dense.tflite"
 SPECTRAL_OVERRIDES = ["features=spectral", "features.stats=[rms,skew]"]  # 6 axes x (2 stats + 6 bands) = 48
 
 
