@@ -139,13 +139,14 @@ def _pc_field(line: bytes) -> bytes:
     return line[i:i + 8]
 
 
-def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", end: str = "mf_marker_end",
-                       timeout: float = 600.0, profile: bool = False) -> dict:
-    """Executed instructions after returning from `begin` until entering `end`, from a single-step
-    exec trace streamed through a pipe (no log file: large models trace 10^7+ lines).
+def count_marker_pairs(core: Core, elf: Path, begin: str = "mf_marker_begin", end: str = "mf_marker_end",
+                       timeout: float = 600.0, profile: bool = False, cwd: Path | None = None) -> dict:
+    """Executed instructions after each return from `begin` until the next entry into `end`, from a
+    single-step exec trace streamed through a pipe (no log file: large models trace 10^7+ lines).
 
-    With profile=True, also the per-function split of those instructions (functions by nm
-    address ranges; `?` for addresses outside every sized symbol)."""
+    Returns `counts` (one per marker pair, in order) and the program's semihosting `stdout`; with
+    profile=True also the per-function split over all pairs (functions by nm address ranges; `?` for
+    addresses outside every sized symbol)."""
     table = symbols(elf)
     for name in (begin, end):
         if name not in table:
@@ -155,12 +156,12 @@ def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", en
     end_pc = b"%08x" % table[end][0]
     ranges = sorted((start, start + size, name) for name, (start, size) in table.items() if size)
     starts = [r[0] for r in ranges]
-    state, count, per_function = "before", 0, {}
+    counts, state, count, per_function = [], "before", 0, {}
     with tempfile.TemporaryDirectory(prefix="mf-trace-") as tmp:
         semihost, errors = Path(tmp) / "semihost.txt", open(Path(tmp) / "stderr.txt", "w+b")
         cmd = qemu_command(core, elf, semihost_output=semihost, trace=True)
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
-                                bufsize=1 << 20)
+                                bufsize=1 << 20, cwd=cwd)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
@@ -170,7 +171,8 @@ def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", en
                 pc = _pc_field(line)
                 if state == "counting":
                     if pc == end_pc:
-                        state = "done"
+                        counts.append(count)
+                        state = "before"
                         continue
                     count += 1
                     if profile:
@@ -183,8 +185,8 @@ def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", en
                         state = "in_begin"
                 elif state == "in_begin" and pc not in begin_pcs:
                     state, count = "counting", 1
-                    if profile:
-                        per_function["main"] = 1  # the first instruction after returning to the caller
+                    if profile:  # the first instruction after returning to the caller
+                        per_function["main"] = per_function.get("main", 0) + 1
             returncode = proc.wait()
         finally:
             killer.cancel()
@@ -198,11 +200,22 @@ def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", en
         stdout = semihost.read_text() if semihost.exists() else ""
     if returncode != 0:
         raise McuforgeError(f"{elf} exited {returncode} under the trace (timeout {timeout} s?): {stdout}{stderr}")
-    if state != "done":
-        raise McuforgeError(f"{elf}: markers {begin}/{end} not both seen in the trace (state {state})")
-    out = {"instructions": count, "stdout": stdout}
+    out = {"counts": counts, "stdout": stdout}
     if profile:
         out["per_function"] = dict(sorted(per_function.items(), key=lambda kv: -kv[1]))
+    return out
+
+
+def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", end: str = "mf_marker_end",
+                       timeout: float = 600.0, profile: bool = False) -> dict:
+    """The instructions between the one begin/end marker pair of a harness that invokes once."""
+    traced = count_marker_pairs(core, elf, begin, end, timeout, profile)
+    if len(traced["counts"]) != 1:
+        raise McuforgeError(f"{elf}: expected one {begin}/{end} pair in the trace, saw "
+                            f"{len(traced['counts'])}")
+    out = {"instructions": traced["counts"][0], "stdout": traced["stdout"]}
+    if profile:
+        out["per_function"] = traced["per_function"]
     return out
 
 

@@ -25,8 +25,6 @@ documented switch for "no CMSIS-Core" (arm_math_types.h): generic C paths, no AR
 from __future__ import annotations
 
 import subprocess
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -144,41 +142,8 @@ def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: flo
     single-step exec trace of the test image fed only `windows` (the same ELF, a smaller file)."""
     build_dir = Path(elf).parent
     (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
-    table = baremetal.symbols(elf)
-    b_lo, b_size = table["mf_marker_begin"]
-    begin_pcs = {b"%08x" % a for a in range(b_lo, b_lo + max(b_size, 2), 2)}
-    end_pc = b"%08x" % table["mf_marker_end"][0]
-    counts, state, count = [], "before", 0
-    with tempfile.TemporaryDirectory(prefix="mf-fw-trace-") as tmp:
-        cmd = baremetal.qemu_command(core, elf, semihost_output=Path(tmp) / "semihost.txt", trace=True)
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                bufsize=1 << 20, cwd=build_dir)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            for line in proc.stdout:
-                if not line.startswith(b"Trace"):
-                    continue
-                pc = baremetal._pc_field(line)
-                if state == "counting":
-                    if pc == end_pc:
-                        counts.append(count)
-                        state = "before"
-                    else:
-                        count += 1
-                elif state == "before":
-                    if pc in begin_pcs:
-                        state = "in_begin"
-                elif pc not in begin_pcs:  # first instruction back in the caller
-                    state, count = "counting", 1
-            returncode = proc.wait()
-        finally:
-            killer.cancel()
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    if returncode != 0 or len(counts) != len(windows):
-        raise McuforgeError(f"{elf}: instruction trace exit {returncode}, {len(counts)} marker pairs for "
+    counts = baremetal.count_marker_pairs(core, elf, timeout=timeout, cwd=build_dir)["counts"]
+    if len(counts) != len(windows):
+        raise McuforgeError(f"{elf}: {len(counts)} marker pairs in the instruction trace for "
                             f"{len(windows)} windows")
     return counts
