@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 #include "semihost.h"
+#include "stack_watermark.h"
 
 #ifndef MF_STACK_PAINT_BYTES
 #define MF_STACK_PAINT_BYTES 16384 /* window below main's frame painted to measure peak stack */
 #endif
-#define MF_STACK_PATTERN 0xA5A5A5A5u
 
 #define MF_CAT(a, b) a##b
 #define MF_XCAT(a, b) MF_CAT(a, b)
@@ -31,7 +31,6 @@
 static int8_t output[MF_OUTPUT_SIZE];
 #endif
 
-extern uint32_t _ebss;
 
 __attribute__((noinline)) void mf_marker_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void mf_marker_end(void) { __asm__ volatile("" ::: "memory"); }
@@ -54,18 +53,9 @@ static void write_int(const char *label, int32_t value)
 
 int main(void)
 {
-    uint32_t *sp;
-    uint32_t *low;
-    uint32_t *w;
     int status = 0;
-
-    /* Paint the stack window just below main's frame (no red zone on Cortex-M). */
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    low = sp - MF_STACK_PAINT_BYTES / 4;
-    if (low < &_ebss)
-        low = &_ebss;
-    for (w = low; w < sp; ++w)
-        *(volatile uint32_t *)w = MF_STACK_PATTERN;
+    uint32_t stack_used;
+    mf_stack_window_t stack = mf_stack_paint(MF_STACK_PAINT_BYTES);
 
 #ifndef MF_EMPTY
     {
@@ -76,8 +66,7 @@ int main(void)
         mf_marker_begin();
         status = MF_INVOKE(input, output);
         mf_marker_end();
-        for (w = low; w < sp && *(volatile uint32_t *)w == MF_STACK_PATTERN; ++w) {
-        }
+        stack_used = mf_stack_used_bytes(stack);
         semihost_write("output:");
         for (i = 0; i < MF_OUTPUT_SIZE; ++i)
             write_int(" ", output[i]);
@@ -86,11 +75,10 @@ int main(void)
 #else
     mf_marker_begin();
     mf_marker_end();
-    for (w = low; w < sp && *(volatile uint32_t *)w == MF_STACK_PATTERN; ++w) {
-    }
+    stack_used = mf_stack_used_bytes(stack);
 #endif
     write_int("status: ", status);
-    write_int("\nstack: ", (int32_t)((sp - w) * 4));
+    write_int("\nstack: ", (int32_t)stack_used);
     semihost_write("\n");
     return status == 0 ? 0 : 2;
 }

@@ -15,6 +15,7 @@
 
 #include "mcuforge/features.h"
 #include "semihost.h"
+#include "stack_watermark.h"
 
 #define MF_CAT(a, b) a##b
 #define MF_XCAT(a, b) MF_CAT(a, b)
@@ -55,7 +56,6 @@ int main(void)
 #else
 
 #define MF_STACK_PAINT_BYTES 32768
-#define MF_STACK_PATTERN 0xA5A5A5A5u
 #define SYS_OPEN 0x01
 #define SYS_CLOSE 0x02
 #define SYS_WRITE 0x05
@@ -63,7 +63,6 @@ int main(void)
 #define MODE_RB 1  /* "rb" */
 #define MODE_WB 5  /* "wb" */
 
-extern uint32_t _ebss;
 
 __attribute__((noinline)) void mf_marker_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void mf_marker_end(void) { __asm__ volatile("" ::: "memory"); }
@@ -119,17 +118,11 @@ static void write_count(const char *label, uint32_t value)
 
 int main(void)
 {
-    uint32_t *sp, *low, *w;
     uint32_t windows = 0;
     int32_t in, out;
     int status = 0;
 
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    low = sp - MF_STACK_PAINT_BYTES / 4;
-    if (low < &_ebss)
-        low = &_ebss;
-    for (w = low; w < sp; ++w)
-        *(volatile uint32_t *)w = MF_STACK_PATTERN;
+    mf_stack_window_t stack = mf_stack_paint(MF_STACK_PAINT_BYTES);
 
     in = open_file(MF_WINDOWS_PATH, MODE_RB);
     out = open_file(MF_LOGITS_PATH, MODE_WB);
@@ -153,10 +146,8 @@ int main(void)
     }
     semihost(SYS_CLOSE, &in);
     semihost(SYS_CLOSE, &out);
-    for (w = low; w < sp && *(volatile uint32_t *)w == MF_STACK_PATTERN; ++w) {
-    }
     write_count("windows: ", windows);
-    write_count("stack: ", (uint32_t)((sp - w) * 4));
+    write_count("stack: ", mf_stack_used_bytes(stack));
     return status;
 }
 #endif
