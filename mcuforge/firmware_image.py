@@ -59,19 +59,28 @@ def _compile(core: Core, src: Path, obj: Path, flags: list[str]) -> Path:
     return obj
 
 
-def _cmsis_objects(core: Core, build_dir: Path) -> tuple[list[Path], list[str]]:
-    """CMSIS-DSP objects for the spectral block and the -I/-D flags its users need."""
+def cmsis_build_inputs(core: Core | None) -> tuple[list[Path], list[Path], list[str]]:
+    """CMSIS-DSP for the spectral block on `core`: (sources, include dirs, defines) -- what the
+    bare-metal image compiles, and what the Zephyr application is given (mcuforge_inputs.cmake)."""
     from mcuforge import cmsis_dsp_sources as cmsis
     from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
 
     root = cmsis.cmsis_dsp_root()
-    flags = [f"-I{d}" for d in cmsis.include_dirs(root)]
-    if core.name == "cortex-m3":
-        flags.append(f"-I{FEATURES_DIR / 'include'}")  # the cmsis_compiler.h stand-in
+    includes = list(cmsis.include_dirs(root))
+    defines = []
+    if core is not None and core.name == "cortex-m3":
+        includes.append(FEATURES_DIR / "include")  # the cmsis_compiler.h stand-in
     else:
-        flags.append("-D__GNUC_PYTHON__")  # no CMSIS-Core here: generic C (see module doc)
+        defines.append("__GNUC_PYTHON__")  # no CMSIS-Core here: generic C (see module doc)
+    return cmsis.cmsis_dsp_sources(CMSIS_FUNCTIONS, root), includes, defines
+
+
+def _cmsis_objects(core: Core, build_dir: Path) -> tuple[list[Path], list[str]]:
+    """CMSIS-DSP objects for the spectral block and the -I/-D flags its users need."""
+    sources, includes, defines = cmsis_build_inputs(core)
+    flags = [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     objects = []
-    for i, src in enumerate(cmsis.cmsis_dsp_sources(CMSIS_FUNCTIONS, root)):
+    for i, src in enumerate(sources):
         # -std=c11 as the wheel builds them; third-party code: its warnings are not ours
         objects.append(_compile(core, src, build_dir / f"cmsis_{i}_{src.stem}.o", [*flags, "-std=c11", "-w"]))
     return objects, flags

@@ -94,6 +94,12 @@ def predict_classes(model: bytes, x_float: np.ndarray) -> tuple[np.ndarray, np.n
     return logits, logits.argmax(axis=1)
 
 
+def device_logits(model: bytes, x_float: np.ndarray) -> np.ndarray:
+    """The int8 logits the device must compute for float inputs of any shape: one row per window."""
+    x = np.asarray(x_float, np.float32)
+    return predict_classes(model, x.reshape(len(x), -1))[0].reshape(len(x), -1)
+
+
 def _probe_main(argv: list[str]) -> None:
     model = Path(argv[0]).read_bytes()
     interp = _interpreter(model, int(argv[1]))

@@ -12,19 +12,24 @@ build/baremetal/ (firmware/baremetal/main.c; see mcuforge.firmware_image):
   -> mcuforge_features -> invoke -> int8 logits, compared with the Python int8 pipeline
   (quantize_input(x) -> tflite_micro). Instructions per inference (features + invoke) are exact
   counts from a single-step exec trace of the first 3 windows.
-A board without an Arm core here (esp32: xtensa-lx6, qemu_machine null) gets its budgets and a
-"skipped" note, exit 0: sizes unknown. The Zephyr application is not built yet (said so).
-`--max-windows N` (tests only) runs the first N test windows.
+With codegen.backend=tflm the bare-metal image holds the native C of the same model (TFLM itself
+comes only from a Zephyr workspace). A board without an Arm core here (esp32: xtensa-lx6,
+qemu_machine null) gets its budgets and a "skipped" note: sizes unknown.
 
-Writes build/baremetal/ and reports/firmware.json.
+The Zephyr application (firmware/, mcuforge.zephyr_app): build/firmware_inputs/ always; when a
+Zephyr workspace is present (ZEPHYR_BASE, or `west topdir`), `west build -b <board.zephyr_board>
+firmware -d build/zephyr/<board> -p auto`, its ELF checked against the whole board, and on qemu_*
+boards `west build -t run` must print PASS (every compiled-in window: the Python int8 pipeline's
+class and bit-exact logits). Without a workspace the report says so.
+`--max-windows N` (tests only) runs the first N test windows on the bare-metal image.
+
+Writes build/baremetal/, build/firmware_inputs/, reports/firmware.json and reports/plots/fit.csv
+(mcuforge.fit_plot: the accuracy-vs-flash plot's row).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,11 +38,16 @@ import numpy as np
 from mcuforge import atomic, firmware_image
 from mcuforge.arrays import load_arrays
 from mcuforge.baremetal import CORES, elf_sizes
+from mcuforge.budgets import budgets, check_budget
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.emit_features import generate_features
+from mcuforge.codegen.emit_native import generate_native
+from mcuforge.codegen.errors import CodegenError
 from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.fit_plot import write_fit_plot
 from mcuforge.params import load_params, require
-from mcuforge.tflm import io_quantization, quantize_input, run_int8
+from mcuforge.tflm import device_logits, io_quantization
+from mcuforge.zephyr_app import zephyr_part
 
 MODEL = Path("models/model_int8.tflite")
 FEATURES = Path("data/features")
@@ -47,41 +57,12 @@ REPORT = Path("reports/firmware.json")
 TRACED_WINDOWS = 3
 
 
-def zephyr_status() -> str:
-    found = bool(os.environ.get("ZEPHYR_BASE"))
-    if not found and shutil.which("west"):
-        found = subprocess.run(["west", "topdir"], capture_output=True).returncode == 0
-    return "not implemented yet in this stage" if found else "skipped: no Zephyr workspace (set ZEPHYR_BASE)"
-
-
-def budgets(board: dict) -> tuple[int, int]:
-    return (int(require(board, "flash_bytes", "board")) - int(require(board, "reserve_flash_bytes", "board")),
-            int(require(board, "ram_bytes", "board")) - int(require(board, "reserve_ram_bytes", "board")))
-
-
-def check_budget(board: dict, flash: int, ram: int, stack: int | None) -> None:
-    """flash <= flash budget and ram (+ the measured stack, when known) <= RAM budget, else an error."""
-    flash_budget, ram_budget = budgets(board)
-    over = []
-    if flash > flash_budget:
-        over.append(f"flash {flash} B > budget {flash_budget} B by {flash - flash_budget} B")
-    used = ram + (stack or 0)
-    if used > ram_budget:
-        what = f"RAM {ram} B" if stack is None else f"RAM {ram} B + stack {stack} B"
-        over.append(f"{what} > budget {ram_budget} B by {used - ram_budget} B")
-    if over:
-        raise McuforgeError(
-            f"the firmware does not fit board {board.get('name')} ({'; '.join(over)}; budget = board size - "
-            f"reserve): raise prune.sparsity, choose a smaller model.student, or another board")
-
-
 def baremetal_run(params: dict, core, max_windows: int | None) -> tuple[dict, str]:
     """(the report's bare-metal part, a timing line: printed, kept out of the metrics)."""
     board, cfg = params["board"], require(params, "codegen", "params")
-    if require(cfg, "backend", "codegen") != "native":
-        raise McuforgeError("the bare-metal image needs codegen.backend=native (TFLM needs a Zephyr workspace)")
+    backend = require(cfg, "backend", "codegen")
     ident = c_identifier(str(require(cfg, "name", "codegen")))
-    if not (GENERATED / f"{ident}.c").exists():
+    if backend == "native" and not (GENERATED / f"{ident}.c").exists():
         raise McuforgeError(f"{GENERATED}/{ident}.c not found: run the codegen stage")
     model = MODEL.read_bytes()
     test = load_arrays(FEATURES / "test.npz")
@@ -95,9 +76,17 @@ def baremetal_run(params: dict, core, max_windows: int | None) -> tuple[dict, st
     started = time.monotonic()
     with atomic.atomic_path(BUILD) as build:
         build.mkdir(parents=True)
+        generated = GENERATED
+        if backend == "tflm":  # TFLM needs Zephyr: the bare-metal image runs our C of the same model
+            generated = build / "native_model"
+            try:
+                generate_native(model, generated, normalization["labels"], ident)
+            except CodegenError as err:
+                raise McuforgeError(f"the bare-metal check compiles the model with the native backend, which "
+                                    f"cannot lower it: {err}") from err
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
                           quant["input"], build / "features")
-        images = firmware_image.build_images(core, GENERATED, ident, build / "features",
+        images = firmware_image.build_images(core, generated, ident, build / "features",
                                              int(np.prod(windows.shape[1:])), params["features"]["block"], build)
         built = time.monotonic()
         deploy = elf_sizes(images["deploy"])
@@ -110,14 +99,14 @@ def baremetal_run(params: dict, core, max_windows: int | None) -> tuple[dict, st
         check_budget(board, deploy["flash"], deploy["ram"], run["stack_bytes"])  # error: BUILD not kept
     traced = time.monotonic()
 
-    inputs = quantize_input(np.asarray(x, np.float32), quant["input"]["scale"], quant["input"]["zero_point"])
-    reference = run_int8(model, inputs.reshape(len(x), -1)).reshape(len(x), output_size)
+    reference = device_logits(model, x)
     device = run["logits"]
     return {
         "flash_bytes": deploy["flash"], "ram_bytes": deploy["ram"], "stack_bytes": run["stack_bytes"],
         "image": {"text": deploy["text"], "data": deploy["data"], "bss": deploy["bss"],
                   "elf": str(BUILD / "deploy.elf")},
-        "baremetal": "built and run", "features_block": params["features"]["block"],
+        "baremetal": "built and run" + (" (native C of the same model)" if backend == "tflm" else ""),
+        "features_block": params["features"]["block"],
         "qemu": {
             "windows": len(windows),
             "logits_exact": int(np.sum(np.all(device == reference, axis=1))),
@@ -143,7 +132,7 @@ def main() -> None:
     flash_budget, ram_budget = budgets(board)
     report = {"board": board.get("name"), "cpu": cpu, "qemu_machine": board.get("qemu_machine"),
               "flash_bytes": None, "ram_bytes": None, "stack_bytes": None,
-              "flash_budget": flash_budget, "ram_budget": ram_budget, "zephyr_build": zephyr_status()}
+              "flash_budget": flash_budget, "ram_budget": ram_budget}
     core = CORES.get(cpu)
     if core is None:
         report.update({"baremetal": f"skipped: no toolchain for {cpu} here", "qemu": None})
@@ -157,7 +146,9 @@ def main() -> None:
                                    f"{core.machine} (same {cpu} core), the budget is the board's")
         measured, timing = baremetal_run(params, core, args.max_windows)
         report.update(measured)
+    report["zephyr_build"], report["zephyr"] = zephyr_part(params, core)
     atomic.write_json(REPORT, report)
+    write_fit_plot("reports/plots/fit.csv", report)  # accuracy vs flash across experiments
     if report["qemu"]:
         q = report["qemu"]
         print(f"firmware ({report['board']}, {cpu} on {core.machine}): "
@@ -167,6 +158,9 @@ def main() -> None:
               f"{q['instructions_per_inference']:.0f} instructions/inference ({timing})")
     else:
         print(f"firmware ({report['board']}): {report['baremetal']}")
+    zephyr = report["zephyr"]
+    print(f"zephyr: {report['zephyr_build']}" + (f"; flash {zephyr['flash_bytes']} B, RAM {zephyr['ram_bytes']} B "
+                                                 f"({zephyr['build_seconds']} s)" if zephyr else ""))
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def workspace(base: Path, dest: Path, overrides: list[str]) -> Path:
 
 
 def run_firmware(root: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The stage without a Zephyr workspace (tests/test_zephyr_app.py covers the west build)."""
     return subprocess.run([sys.executable, "-m", "stages.firmware", "--max-windows", str(WINDOWS)], cwd=root,
-                          env=env or tool_env(), capture_output=True, text=True, timeout=300)
+                          env=env or tool_env(ZEPHYR_BASE=""), capture_output=True, text=True, timeout=300)
 
 
 def report(root: Path) -> dict:
@@ -66,8 +67,10 @@ def test_cortex_m4_board_runs_bit_exact(base, tmp_path):
     assert q["windows"] == WINDOWS and q["logits_exact"] == WINDOWS and q["logits_max_abs_diff"] == 0
     assert q["device_accuracy"] == q["reference_accuracy"]
     assert len(q["instructions_counted"]) == 3 and q["instructions_per_inference"] > 10_000
-    assert rep["zephyr_build"] in ("skipped: no Zephyr workspace (set ZEPHYR_BASE)",
-                                   "not implemented yet in this stage")
+    assert rep["zephyr_build"] == "skipped: no Zephyr workspace (set ZEPHYR_BASE)" and rep["zephyr"] is None
+    assert sorted(p.name for p in (root / "build/firmware_inputs").iterdir()) == [
+        "mcuforge_features_config.h", "mcuforge_inputs.cmake", "mcuforge_sample_windows.c",
+        "mcuforge_sample_windows.h"]
     assert (root / "build/baremetal/deploy.elf").is_file()
     assert not (root / "build/baremetal/windows.bin").exists()
 
@@ -106,7 +109,7 @@ def test_board_without_toolchain_reports_budget_only(base, tmp_path):
 
 def test_missing_toolchain_names_the_packages(base, tmp_path):
     root = workspace(base, tmp_path, [])
-    proc = run_firmware(root, env=tool_env(PATH=str(Path(sys.executable).parent)))
+    proc = run_firmware(root, env=tool_env(PATH=str(Path(sys.executable).parent), ZEPHYR_BASE=""))
     assert proc.returncode == 2
     assert "apt-get install gcc-arm-none-eabi" in proc.stderr and "scripts/setup.sh" in proc.stderr
     assert not (root / "reports/firmware.json").exists()
@@ -154,3 +157,19 @@ def test_spectral_features_with_cmsis_dsp_on_the_core(board, tmp_path):
     assert rep["features_block"] == "spectral" and rep["image"]["data"] > 0  # CMSIS-DSP's FFT instance
     q = rep["qemu"]
     assert q["windows"] == WINDOWS and q["logits_exact"] == WINDOWS, q
+
+
+@needs_tools
+def test_tflm_backend_checks_the_native_c_of_the_same_model_bare_metal(base, tmp_path):
+    """TFLM needs a Zephyr workspace; the bare-metal image still runs the model (as native C)."""
+    root = workspace(base, tmp_path, ["codegen=tflm"])
+    proc = run_stage(root, "codegen")
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "firmware/generated/model_tflm.cc").exists() and not (root / "firmware/generated/model.c").exists()
+    proc = run_firmware(root)
+    assert proc.returncode == 0, proc.stderr
+    rep = report(root)
+    assert rep["baremetal"] == "built and run (native C of the same model)"
+    assert rep["qemu"]["logits_exact"] == WINDOWS
+    assert "set(MCUFORGE_BACKEND tflm)" in (root / "build/firmware_inputs/mcuforge_inputs.cmake").read_text()
+    assert "set(MCUFORGE_TFLM_CMSIS_NN ON)" in (root / "build/firmware_inputs/mcuforge_inputs.cmake").read_text()

@@ -1,0 +1,101 @@
+"""The firmware stage's Zephyr part: the application's inputs, the west build, the QEMU check.
+
+    status, measured = zephyr_part(params, core, reference_logits)
+
+build/firmware_inputs/ always gets what firmware/ compiles besides firmware/generated/ (feature
+constants, firmware.sample_windows test windows with the Python int8 logits, mcuforge_inputs.cmake).
+With a Zephyr workspace (mcuforge.zephyr_build.find_workspace), `west build -b <board.zephyr_board>
+firmware -d build/zephyr/<board> -p auto`; the ELF must fit the whole board (flash_bytes, ram_bytes);
+on Zephyr's QEMU boards (qemu_*) `west build -t run` must print PASS. Paths are relative to the
+stage's working directory (the project).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mcuforge import atomic, firmware_image, zephyr_build, zephyr_inputs
+from mcuforge.arrays import load_arrays
+from mcuforge.baremetal import elf_sizes
+from mcuforge.budgets import check_budget
+from mcuforge.codegen.c_names import c_identifier
+from mcuforge.codegen.emit_features import generate_features
+from mcuforge.errors import McuforgeError
+from mcuforge.params import require
+from mcuforge.tflm import device_logits, io_quantization
+
+MODEL = Path("models/model_int8.tflite")
+FEATURES = Path("data/features")
+GENERATED = Path("firmware/generated")
+INPUTS = Path("build/firmware_inputs")
+ZEPHYR_BUILD = Path("build/zephyr")
+
+
+def write_app_inputs(params: dict, core) -> tuple[int, int]:
+    """build/firmware_inputs/ for the Zephyr application: (windows compiled in, their bytes in flash)."""
+    cfg, firmware = require(params, "codegen", "params"), require(params, "firmware", "params")
+    backend = require(cfg, "backend", "codegen")
+    model = MODEL.read_bytes()
+    quant = io_quantization(model)
+    test = load_arrays(FEATURES / "test.npz")
+    normalization = json.loads((FEATURES / "normalization.json").read_text(encoding="utf-8"))
+    chosen = zephyr_inputs.sample_indices(len(test["windows"]), int(require(firmware, "sample_windows", "firmware")))
+    with atomic.atomic_path(INPUTS) as out:
+        generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
+                          quant["input"], out)
+        spectral = params["features"]["block"] == "spectral"
+        zephyr_inputs.write_app_inputs(
+            out, model=c_identifier(str(require(cfg, "name", "codegen"))), backend=backend,
+            cmsis_nn=backend == "tflm" and bool(require(cfg, "cmsis_nn", "codegen")),
+            windows=test["windows"][chosen], labels=np.asarray(test["y"])[chosen],
+            logits=device_logits(model, test["x"][chosen]), test_indices=chosen,
+            cmsis=firmware_image.cmsis_build_inputs(core) if spectral else ([], [], []))
+    per_window = test["windows"][0].size * 4 + 1 + int(np.prod(quant["output"]["shape"])) + 4 if len(chosen) else 0
+    return len(chosen), len(chosen) * per_window  # float32 samples, label, int8 logits, test index
+
+
+def zephyr_run(params: dict, workspace: Path, compiled_in: tuple[int, int]) -> dict:
+    """west build of firmware/ for the board; sizes checked against the whole board; on qemu_* boards
+    the compiled-in windows run under Zephyr's QEMU and must PASS."""
+    board, firmware = params["board"], params["firmware"]
+    zephyr_board = str(require(board, "zephyr_board", "board"))
+    env, cmake_args, toolchain = zephyr_build.toolchain_setup(os.environ)
+    build_dir = ZEPHYR_BUILD / str(board["name"])
+    started = time.monotonic()
+    elf = zephyr_build.west_build(zephyr_board, build_dir, INPUTS, GENERATED, env, cmake_args)
+    sizes = elf_sizes(elf)
+    result = {"board": zephyr_board, "workspace": str(workspace), "toolchain": toolchain,
+              "backend": params["codegen"]["backend"], "elf": str(elf), "flash_bytes": sizes["flash"],
+              "ram_bytes": sizes["ram"], "text": sizes["text"], "data": sizes["data"], "bss": sizes["bss"],
+              "compiled_in_windows": compiled_in[0], "compiled_in_windows_bytes": compiled_in[1],
+              "build_seconds": round(time.monotonic() - started, 1), "qemu": None}
+    check_budget(board, sizes["flash"], sizes["ram"], None,
+                 (int(board["flash_bytes"]), int(board["ram_bytes"])), what="the Zephyr image")
+    if zephyr_board.startswith("qemu_"):
+        console = zephyr_build.parse_console(zephyr_build.run_on_qemu(
+            build_dir, env, float(require(firmware, "zephyr_qemu_timeout_s", "firmware"))))
+        result["qemu"] = {k: console[k] for k in ("result", "windows", "classes_as_expected", "logits_exact",
+                                                    "true_classes")}
+        result["qemu"]["cycles_per_inference"] = [w["cycles"] for w in console["per_window"]]
+        if console["result"] != "PASS":
+            raise McuforgeError(f"the Zephyr image on QEMU printed FAIL ({console['logits_exact']} of "
+                                f"{console['windows']} windows bit-exact): see `west build -d {build_dir} -t run`")
+    return result
+
+
+def zephyr_part(params: dict, core) -> tuple[str, dict | None]:
+    """(the report's zephyr_build line, the Zephyr build's measurements or None)."""
+    compiled_in = write_app_inputs(params, core)
+    workspace = zephyr_build.find_workspace()
+    if workspace is None:
+        return "skipped: no Zephyr workspace (set ZEPHYR_BASE)", None
+    cpu = params["board"]["cpu"]
+    if core is None and not (os.environ.get("ZEPHYR_SDK_INSTALL_DIR") or os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT")):
+        return (f"skipped: no {cpu} toolchain here (the Zephyr SDK has it: set ZEPHYR_SDK_INSTALL_DIR)", None)
+    measured = zephyr_run(params, workspace, compiled_in)
+    ran = f", {measured['qemu']['result']} on QEMU" if measured["qemu"] else ""
+    return f"built with west ({compiled_in[0]} test windows compiled in{ran})", measured

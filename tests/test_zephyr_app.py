@@ -1,0 +1,152 @@
+"""The Zephyr application (firmware/): its generated inputs, how the stage finds a workspace and a
+toolchain, and -- where a Zephyr workspace exists -- real `west build`s and a QEMU run."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, tool_env
+from mcuforge import zephyr_build, zephyr_inputs
+from mcuforge.errors import McuforgeError
+from test_codegen_stage import bench_model, make_workspace  # noqa: F401  (fixture)
+
+FIRMWARE = ROOT / "firmware"
+
+
+def test_sample_indices_spread_over_the_split():
+    assert zephyr_inputs.sample_indices(100, 5).tolist() == [0, 25, 50, 74, 99]
+    assert zephyr_inputs.sample_indices(3, 16).tolist() == [0, 1, 2]
+    assert zephyr_inputs.sample_indices(0, 16).tolist() == []
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
+def test_compiled_in_windows_equal_the_arrays_bit_for_bit(tmp_path):
+    """window_source_compiled.c over the generated sources hands out exactly the stage's arrays."""
+    rng = np.random.default_rng(5)
+    windows = (rng.normal(size=(4, 10, 3)) * 3).astype(np.float32)
+    windows[0, 0, 0], windows[1, 2, 1] = np.float32(-0.0), np.float32(1e-40)  # signed zero, subnormal
+    labels, logits = np.array([3, 0, 6, 1]), rng.integers(-128, 128, size=(4, 7)).astype(np.int8)
+    zephyr_inputs.write_app_inputs(tmp_path, model="model", backend="native", cmsis_nn=False, windows=windows,
+                                   labels=labels, logits=logits, test_indices=np.array([0, 3, 5, 9]))
+    (tmp_path / "dump.c").write_text("""
+#include <errno.h>
+#include <stdio.h>
+#include "window_source.h"
+#include "mcuforge_sample_windows.h"
+int main(void) {
+    float window[MCUFORGE_SAMPLE_WINDOW_FLOATS];
+    struct window_expectation expected;
+    int status;
+    if (window_source_init() != 0) return 1;
+    while ((status = window_source_next(window, &expected)) == 0) {
+        fwrite(window, sizeof window, 1, stdout);
+        fwrite(&expected.label, sizeof expected.label, 1, stdout);
+        fwrite(expected.logits, 1, MCUFORGE_SAMPLE_OUTPUT_SIZE, stdout);
+    }
+    return status == -ENODATA ? 0 : 2;
+}
+""")
+    exe = tmp_path / "dump"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{FIRMWARE / 'src'}",
+                    f"-I{tmp_path}", str(tmp_path / "dump.c"), str(FIRMWARE / "src/window_source_compiled.c"),
+                    str(tmp_path / zephyr_inputs.WINDOWS_C), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, check=True).stdout
+    record = np.dtype([("window", np.float32, 30), ("label", np.int32), ("logits", np.int8, 7)])
+    got = np.frombuffer(out, dtype=record)
+    assert got["window"].tobytes() == windows.reshape(4, 30).tobytes()
+    assert got["label"].tolist() == labels.tolist() and np.array_equal(got["logits"], logits)
+
+
+def test_inputs_cmake_names_model_backend_and_cmsis_sources(tmp_path):
+    text = zephyr_inputs.inputs_cmake("kws", "tflm", True, [Path("/x/arm_rfft.c")], [Path("/x/Include")],
+                                      ["__GNUC_PYTHON__"])
+    assert "set(MCUFORGE_MODEL kws)" in text and "set(MCUFORGE_BACKEND tflm)" in text
+    assert "set(MCUFORGE_TFLM_CMSIS_NN ON)" in text and "\n  /x/arm_rfft.c)" in text
+    assert "\n  __GNUC_PYTHON__)" in text
+
+
+def test_zephyr_base_that_is_not_zephyr_is_an_error(tmp_path):
+    with pytest.raises(McuforgeError, match="not a Zephyr tree"):
+        zephyr_build.find_workspace({"ZEPHYR_BASE": str(tmp_path), "PATH": ""})
+
+
+def test_no_zephyr_base_and_no_west_means_no_workspace(tmp_path):
+    assert zephyr_build.find_workspace({"PATH": str(tmp_path)}, cwd=tmp_path) is None
+
+
+def test_users_toolchain_choice_wins_else_debian_gnuarmemb_with_picolibc():
+    env, args, what = zephyr_build.toolchain_setup({"ZEPHYR_TOOLCHAIN_VARIANT": "zephyr", "PATH": ""})
+    assert env["ZEPHYR_TOOLCHAIN_VARIANT"] == "zephyr" and args == [] and "environment" in what
+    env, args, what = zephyr_build.toolchain_setup({"ZEPHYR_SDK_INSTALL_DIR": "/opt/sdk", "PATH": ""})
+    assert "ZEPHYR_TOOLCHAIN_VARIANT" not in env and args == [] and "/opt/sdk" in what
+    with pytest.raises(McuforgeError, match="apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi"):
+        zephyr_build.toolchain_setup({"PATH": ""})
+    if shutil.which("arm-none-eabi-gcc"):
+        env, args, _ = zephyr_build.toolchain_setup({"PATH": str(Path(shutil.which("arm-none-eabi-gcc")).parent)})
+        assert env["ZEPHYR_TOOLCHAIN_VARIANT"] == "gnuarmemb" and args == ["-DTOOLCHAIN_HAS_PICOLIBC=ON"]
+        assert (Path(env["GNUARMEMB_TOOLCHAIN_PATH"]) / "bin" / "arm-none-eabi-gcc").exists()
+
+
+def test_console_parser_reads_the_applications_lines():
+    text = ("mcuforge: model model, native backend, 7 classes\n"
+            "window 0: class ABD (1) expected ABD, true ABD, logits exact, 51234 cycles (4269 us)\n"
+            "window 1: class IR (3) expected ER, true IR, logits DIFFER, 51200 cycles (4266 us)\n"
+            "mcuforge: 2 windows, 1 classes as expected, 1 logits exact, 2 true classes\nmcuforge: FAIL\n")
+    parsed = zephyr_build.parse_console(text)
+    assert (parsed["result"], parsed["windows"], parsed["classes_as_expected"], parsed["logits_exact"],
+            parsed["true_classes"]) == ("FAIL", 2, 1, 1, 2)
+    assert [w["cycles"] for w in parsed["per_window"]] == [51234, 51200]
+    assert parsed["per_window"][1]["logits"] == "DIFFER" and parsed["per_window"][1]["us"] == 4266
+
+
+# --- real west builds: only where a Zephyr workspace exists ---------------------------------------
+
+WORKSPACE = zephyr_build.find_workspace()
+needs_zephyr = pytest.mark.skipif(WORKSPACE is None, reason="no Zephyr workspace (set ZEPHYR_BASE to a "
+                                  "zephyr/ tree with the cmsis and tflite-micro modules)")
+
+
+@pytest.fixture(scope="module")
+def firmware_base(bench_model, tmp_path_factory):  # noqa: F811
+    return make_workspace(tmp_path_factory.mktemp("zephyr-base"), bench_model, [])
+
+
+def run_stage_with_zephyr(root: Path, overrides: list[str]) -> dict:
+    from mcuforge.compose import compose
+    compose(root / "params.yaml", overrides, ROOT / "conf")
+    for stage in ("codegen", "firmware"):
+        proc = subprocess.run([sys.executable, "-m", f"stages.{stage}", *(["--max-windows", "4"] if stage ==
+                               "firmware" else [])], cwd=root, env=tool_env(), capture_output=True, text=True,
+                              timeout=3600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return json.loads((root / "reports/firmware.json").read_text())
+
+
+@needs_zephyr
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["qemu_cortex_m3", "nrf52840dk"])
+def test_west_build_native_backend(firmware_base, tmp_path, board):
+    root = shutil.copytree(firmware_base, tmp_path / "ws")
+    rep = run_stage_with_zephyr(root, [f"board={board}", "firmware.sample_windows=6"])
+    zephyr = rep["zephyr"]
+    assert rep["zephyr_build"].startswith("built with west") and zephyr["backend"] == "native"
+    assert 0 < zephyr["flash_bytes"] <= 262144 and 0 < zephyr["ram_bytes"] <= 65536
+    if board == "qemu_cortex_m3":
+        assert zephyr["qemu"]["result"] == "PASS" and zephyr["qemu"]["logits_exact"] == 6
+    else:
+        assert zephyr["qemu"] is None
+
+
+@needs_zephyr
+@pytest.mark.slow
+def test_west_build_tflm_backend_runs_on_qemu(firmware_base, tmp_path):
+    root = shutil.copytree(firmware_base, tmp_path / "ws")
+    rep = run_stage_with_zephyr(root, ["board=qemu_cortex_m3", "codegen=tflm", "firmware.sample_windows=4"])
+    assert rep["zephyr"]["backend"] == "tflm"
+    assert rep["zephyr"]["qemu"]["result"] == "PASS" and rep["zephyr"]["qemu"]["logits_exact"] == 4
