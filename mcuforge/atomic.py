@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import shutil
@@ -45,3 +47,13 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_json(path: str | os.PathLike, obj) -> None:
     """Sorted keys, fixed indent, trailing newline: the same object gives the same bytes."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path: str | os.PathLike, columns: tuple[str, ...] | list[str], rows: list[dict]) -> None:
+    """A header of `columns`, then one line per row (floats as %.6g, None as an empty cell)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_text(path, buf.getvalue())

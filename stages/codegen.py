@@ -4,7 +4,9 @@ codegen.backend=native: our C99 kernels with a planned static arena (<name>.h, <
 codegen.backend=tflm: the model array, an exact op resolver and the TFLM glue (emit_tflm), with
 the arena = TFLM's probed minimal host arena + codegen.arena_margin_bytes.
 
-Writes firmware/generated/ (replaced whole, or left untouched on error) and reports/codegen.json.
+Writes firmware/generated/ (replaced whole, or left untouched on error), reports/codegen.json and
+reports/plots/arena_timeline.csv (the native plan's buffers; for tflm the native estimate's, or
+only the header when the native backend cannot lower the graph).
 An op the native backend cannot compile is an `error:` line naming op, tensor and option.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mcuforge import atomic
+from mcuforge.codegen.arena_timeline import COLUMNS as TIMELINE_COLUMNS
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.emit_tflm import generate_tflm
 from mcuforge.codegen.errors import CodegenError
@@ -25,7 +28,8 @@ MODEL = Path("models/model_int8.tflite")
 NORMALIZATION = Path("data/features/normalization.json")
 OUT_DIR = Path("firmware/generated")
 REPORT = Path("reports/codegen.json")
-NATIVE_KEYS = ("arena_bytes", "arena_lower_bound", "weights_bytes", "macs")
+ARENA_TIMELINE = Path("reports/plots/arena_timeline.csv")
+NATIVE_KEYS = ("arena_bytes", "arena_lower_bound", "arena_timeline", "weights_bytes", "macs")
 
 
 def native(model: bytes, labels: list[str], name: str, out_dir: Path) -> dict:
@@ -49,10 +53,12 @@ def tflm(model: bytes, labels: list[str], name: str, margin: int, out_dir: Path)
             estimate = generate_native(model, Path(tmp), labels, name)
             report.update({"arena_lower_bound": estimate["arena_lower_bound"],
                            "weights_bytes": estimate["weights_bytes"], "macs": estimate["macs"],
-                           "native_arena_bytes": estimate["arena_bytes"], "native_supported": True})
+                           "native_arena_bytes": estimate["arena_bytes"], "native_supported": True,
+                           "arena_timeline": estimate["arena_timeline"]})
         except CodegenError as err:
             report.update({"arena_lower_bound": None, "weights_bytes": None, "macs": None,
-                           "native_arena_bytes": None, "native_supported": False, "native_error": str(err)})
+                           "native_arena_bytes": None, "native_supported": False, "native_error": str(err),
+                           "arena_timeline": []})
     return report
 
 
@@ -70,6 +76,7 @@ def main() -> None:
             report = native(model, labels, name, tmp)
         else:
             report = tflm(model, labels, name, require(cfg, "arena_margin_bytes", "codegen"), tmp)
+    atomic.write_csv(ARENA_TIMELINE, TIMELINE_COLUMNS, report.pop("arena_timeline"))
     atomic.write_json(REPORT, {"backend": backend, "model_bytes": len(model), **report})
     print(f"codegen ({backend}): {OUT_DIR}/ {', '.join(report['files'])}; arena {report['arena_bytes']} bytes")
 

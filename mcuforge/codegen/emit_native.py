@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mcuforge.atomic import atomic_path
+from mcuforge.codegen.arena_timeline import timeline_rows
 from mcuforge.codegen.c_names import c_comment_text, c_identifier, c_string_literal
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.lowering import Step, lower_graph
@@ -237,7 +238,8 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
     planned static arena, model input included, output excluded: it is the caller's buffer),
     arena_lower_bound (largest sum of live tensor bytes at one step, aliases counted once),
     weights_bytes (all const arrays: weights, biases, multipliers, shifts), macs, ops (every
-    operator in schedule order, aliases included) and the input/output sizes and quantisation.
+    operator in schedule order, aliases included), arena_timeline (mcuforge.codegen.arena_timeline:
+    one row per arena buffer) and the input/output sizes and quantisation.
     Raises CodegenError for anything the native kernels do not support.
     """
     graph = read_model(bytes(tflite_bytes))
@@ -264,6 +266,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
         "files": sorted(files),
         "arena_bytes": layout.plan.arena_bytes,
         "arena_lower_bound": layout.plan.lower_bound,
+        "arena_timeline": timeline_rows(graph, layout),
         "weights_bytes": weights_bytes,
         "macs": sum(s.macs for s in layout.steps),
         "ops": [item.opcode for item in lowered],

@@ -22,6 +22,7 @@ class MemoryLayout:
     external_output: bool           # True: the output group is the caller's buffer
     input_group: int
     output_group: int
+    buffers: tuple[Buffer, ...]     # the arena buffers the plan placed (the caller's output excluded)
     plan: ArenaPlan
 
 
@@ -68,4 +69,5 @@ def build_layout(graph: Graph, lowered: list[Step | Alias], alignment: int = 1) 
     ]
     plan = plan_arena(buffers, alignment=alignment)
     return MemoryLayout(steps=tuple(steps), group_of=groups, external_output=external_output,
-                        input_group=input_group, output_group=output_group, plan=plan)
+                        input_group=input_group, output_group=output_group, buffers=tuple(buffers),
+                        plan=plan)

@@ -1,0 +1,127 @@
+"""Render the plots dvc.yaml declares to PNG or SVG files, offline.
+
+    python -m mcuforge.plots [--out DIR] [--format png|svg] [--plot ID ...] [--experiments] [REV ...]
+
+`dvc plots show`'s HTML loads Vega from a CDN and renders blank offline. This asks DVC for the
+filled Vega-Lite specs (`dvc plots show --json` for the workspace, `dvc plots diff --json REV...`
+to overlay revisions: commits, branches, experiment names; as in `dvc plots diff`, a single REV
+is drawn beside the workspace) and renders each with vl-convert, which bundles Vega, to
+DIR/<plot id>.<format>. `--experiments` overlays HEAD and every experiment based on it
+(`dvc exp list --name-only`): one point per experiment in accuracy_vs_flash. Run from the
+repository root. A plot whose data is missing in some revision is rendered from the
+others with a warning; no data at all is an error naming the missing files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from mcuforge import atomic
+from mcuforge.errors import McuforgeError, stage_main
+
+FORMATS = ("png", "svg")
+
+
+def run_tool(args: list[str]) -> str:
+    """stdout of a dvc (this interpreter's) or git command in the current directory, or an error."""
+    cmd = [sys.executable, "-m", "dvc", *args[1:]] if args[0] == "dvc" else args
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        raise McuforgeError(f"`{' '.join(args)}` failed in {Path.cwd()}: {detail[-1] if detail else proc.returncode}"
+                            " (run from the root of a DVC repository)")
+    return proc.stdout
+
+
+def experiment_revs() -> list[str]:
+    """HEAD (by branch name when on one) and the names of the experiments based on it."""
+    names = run_tool(["dvc", "exp", "list", "--name-only"]).split()
+    if not names:
+        raise McuforgeError("no experiments based on HEAD: run some first, e.g. "
+                            "`dvc exp run -S prune.sparsity=0.8` (`dvc exp show` lists them)")
+    branch = run_tool(["git", "rev-parse", "--abbrev-ref", "HEAD"]).strip()
+    return [branch if branch != "HEAD" else run_tool(["git", "rev-parse", "--short", "HEAD"]).strip(), *names]
+
+
+def filled_specs(revs: list[str], plot_ids: list[str]) -> dict[str, dict]:
+    """{plot id: self-contained Vega-Lite spec} for the workspace (no revs) or an overlay of revs."""
+    if revs:
+        args = ["dvc", "plots", "diff", "--json", *revs] + (["--targets", *plot_ids] if plot_ids else [])
+    else:
+        args = ["dvc", "plots", "show", "--json", *plot_ids]
+    answer = json.loads(run_tool(args) or "{}")
+    specs = {plot_id: entry["content"] for plot_id, entries in answer.get("data", {}).items()
+             for entry in entries if entry.get("type") == "vega" and entry.get("content")}
+    problems = sorted({f"{e.get('source') or e.get('name')} ({e.get('rev')}: {e.get('type')})"
+                       for e in answer.get("errors", [])})
+    for plot_id, entries in answer.get("data", {}).items():
+        for entry in entries:
+            if entry.get("type") != "vega":
+                print(f"warning: plot {plot_id} is a {entry.get('type')} plot, not Vega-Lite: not rendered",
+                      file=sys.stderr)
+    where = " ".join(revs) or "the workspace"
+    if not specs:
+        missing = "; ".join(problems) or f"no plots declared{' named ' + ' '.join(plot_ids) if plot_ids else ''}"
+        raise McuforgeError(f"no plot data in {where}: {missing}. Run `dvc repro` (or `dvc exp run`) first so "
+                            "the stages write reports/plots/, or check the plot ids in dvc.yaml's plots:")
+    for problem in problems:
+        print(f"warning: plot data missing: {problem}; rendered from the rest", file=sys.stderr)
+    return specs
+
+
+def render(spec: dict, fmt: str, scale: float) -> bytes:
+    """The spec as PNG or SVG bytes, with the newest bundled Vega-Lite of the spec's major version."""
+    import vl_convert
+
+    match = re.search(r"vega-lite/v(\d+)", spec.get("$schema", ""))
+    major = match.group(1) if match else "5"  # DVC's templates are Vega-Lite 5
+    versions = [v for v in vl_convert.get_vegalite_versions() if v.split(".")[0] == major]
+    if not versions:
+        raise McuforgeError(f"vl-convert bundles no Vega-Lite {major}.x (has "
+                            f"{', '.join(vl_convert.get_vegalite_versions())}); pin a vl-convert-python that does")
+    version = max(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+    if fmt == "svg":
+        return vl_convert.vegalite_to_svg(spec, vl_version=version).encode("utf-8")
+    return vl_convert.vegalite_to_png(spec, vl_version=version, scale=scale)
+
+
+def file_name(plot_id: str, fmt: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", plot_id).strip("_.") + f".{fmt}"
+
+
+def render_plots(out: Path, fmt: str, revs: list[str], plot_ids: list[str], scale: float = 2.0) -> list[Path]:
+    if fmt not in FORMATS:
+        raise McuforgeError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if not scale > 0:
+        raise McuforgeError(f"--scale {scale}: must be > 0 (PNG pixels per CSS pixel)")
+    written = []
+    for plot_id, spec in sorted(filled_specs(revs, plot_ids).items()):
+        path = Path(out) / file_name(plot_id, fmt)
+        atomic.write_bytes(path, render(spec, fmt, scale))
+        written.append(path)
+    return written
+
+
+@stage_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revs", nargs="*", metavar="REV", help="revisions to overlay (default: the workspace)")
+    parser.add_argument("--out", default="dvc_plots", help="output folder (default: dvc_plots)")
+    parser.add_argument("--format", default="png", choices=FORMATS)
+    parser.add_argument("--plot", action="append", default=[], metavar="ID", help="only this plot id (repeatable)")
+    parser.add_argument("--experiments", action="store_true", help="overlay HEAD and its experiments")
+    parser.add_argument("--scale", type=float, default=2.0, help="PNG pixels per CSS pixel (default 2)")
+    args = parser.parse_args(argv)
+    if args.experiments and args.revs:
+        raise McuforgeError("give either --experiments or REVs, not both")
+    revs = experiment_revs() if args.experiments else args.revs
+    for path in render_plots(Path(args.out), args.format, revs, args.plot, args.scale):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
