@@ -26,4 +26,12 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+
+# moto's S3 server (tests/test_remote.py) in its own venv: its botocore conflicts with dvc-s3's
+# aiobotocore pin. Skipped when .venv-moto/ already holds exactly scripts/moto-requirements.txt.
+if ! cmp -s scripts/moto-requirements.txt .venv-moto/installed-requirements.txt; then
+  [ -x .venv-moto/bin/python ] || "$PYTHON" -m venv .venv-moto
+  .venv-moto/bin/python -m pip install --quiet -r scripts/moto-requirements.txt
+  cp scripts/moto-requirements.txt .venv-moto/installed-requirements.txt
+fi
 echo "setup done: activate with '. .venv/bin/activate'"
