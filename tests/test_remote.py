@@ -20,8 +20,8 @@ from test_ingest import make_folder, recording_lines, write_csv
 
 RAW = "data/raw/csv"
 TARGETS = ["data/raw/csv.dvc", "ingest"]   # the copy's dvc.lock also names outputs never pushed
-PINNED = [f"{RAW}/s01/a.csv", f"{RAW}/s01/b.csv", f"{RAW}/s02/a.csv", f"{RAW}/s02/b.csv",
-          "data/ingested.parquet"]
+INGEST_OUTS = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["ingest"]["outs"]  # all cached
+PINNED = [f"{RAW}/s01/a.csv", f"{RAW}/s01/b.csv", f"{RAW}/s02/a.csv", f"{RAW}/s02/b.csv", *INGEST_OUTS]
 STORAGE = "mcuforge-dvc-storage"          # the committed default remote, beside the repository
 MOTO_SERVER = ROOT / ".venv-moto/bin/moto_server"
 BUCKET = "mcuforge-test"
@@ -59,7 +59,7 @@ def test_default_remote_is_a_folder_beside_the_repository(pinned):
 
 def test_pull_restores_identical_bytes_after_cache_and_files_are_deleted(pinned):
     before = digests(pinned, PINNED)
-    remove(pinned, [".dvc/cache", RAW, "data/ingested.parquet"])
+    remove(pinned, [".dvc/cache", RAW, *INGEST_OUTS])
     run(["dvc", "pull", *TARGETS], pinned)
     assert digests(pinned, PINNED) == before
     assert "Data and pipelines are up to date" in run(["dvc", "status", "ingest"], pinned)
@@ -147,7 +147,7 @@ def test_s3_push_then_pull_restores_identical_bytes(pinned, s3_endpoint, tmp_pat
     env = s3_env(tmp_path, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     before = digests(repo, PINNED)
     assert f"{len(PINNED) + 1} files pushed" in run(["dvc", "push", "-r", "s3remote"], repo, env)
-    remove(repo, [".dvc/cache", RAW, "data/ingested.parquet"])
+    remove(repo, [".dvc/cache", RAW, *INGEST_OUTS])
     run(["dvc", "pull", "-r", "s3remote", *TARGETS], repo, env)
     assert digests(repo, PINNED) == before
     assert "Data and pipelines are up to date" in run(["dvc", "status", "ingest"], repo)
