@@ -114,8 +114,18 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
         result = baremetal._run(cmd, "arm link")
         if result.returncode != 0:
             raise McuforgeError(f"arm link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+        _relative_paths_in_map(elf.with_suffix(".map"), build_dir)
         images[kind] = elf
     return images
+
+
+def _relative_paths_in_map(map_file: Path, build_dir: Path) -> None:
+    """The linker map names objects by absolute path, which includes the stage's temporary build
+    folder: rewrite them relative to the image folder (and the project as `<project>`), so the same
+    inputs give the same map bytes in any folder."""
+    text = map_file.read_text(encoding="utf-8")
+    text = text.replace(f"{build_dir}/", "").replace(f"{ROOT}/", "<project>/")
+    map_file.write_text(text, encoding="utf-8")
 
 
 def _parse(stdout: str) -> dict[str, int]:
