@@ -19,7 +19,8 @@ CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize",
          "firmware"]
 OUTS = ["data/ingested.parquet", "data/split.parquet", "models/teacher.npz", "models/student.npz",
         "models/pruned.npz", "models/model_int8.tflite", "firmware/generated/model.c",
-        "firmware/generated/model.h"]
+        "firmware/generated/model.h", "build/baremetal/deploy.elf", "build/baremetal/deploy.map",
+        "build/firmware_inputs/mcuforge_sample_windows.c"]
 
 
 def ran_stages(output: str) -> list[str]:
