@@ -56,7 +56,11 @@ def toolchain_setup(env: dict) -> tuple[dict, list[str], str]:
     """(environment for west, extra CMake arguments, a description for the report)."""
     env = dict(env)
     if env.get("ZEPHYR_TOOLCHAIN_VARIANT"):
-        return env, [], f"{env['ZEPHYR_TOOLCHAIN_VARIANT']} (ZEPHYR_TOOLCHAIN_VARIANT from the environment)"
+        variant = env["ZEPHYR_TOOLCHAIN_VARIANT"]
+        # gnuarmemb cannot tell that a Debian/Arm GNU toolchain ships picolibc: without this Zephyr
+        # silently falls back to its minimal libc, and TFLM's C++ does not build
+        picolibc = ["-DTOOLCHAIN_HAS_PICOLIBC=ON"] if variant == "gnuarmemb" else []
+        return env, picolibc, f"{variant} (ZEPHYR_TOOLCHAIN_VARIANT from the environment)"
     if env.get("ZEPHYR_SDK_INSTALL_DIR"):
         return env, [], f"zephyr SDK at {env['ZEPHYR_SDK_INSTALL_DIR']}"
     gcc = shutil.which("arm-none-eabi-gcc", path=env.get("PATH"))

@@ -83,6 +83,8 @@ def test_no_zephyr_base_and_no_west_means_no_workspace(tmp_path):
 def test_users_toolchain_choice_wins_else_debian_gnuarmemb_with_picolibc():
     env, args, what = zephyr_build.toolchain_setup({"ZEPHYR_TOOLCHAIN_VARIANT": "zephyr", "PATH": ""})
     assert env["ZEPHYR_TOOLCHAIN_VARIANT"] == "zephyr" and args == [] and "environment" in what
+    env, args, what = zephyr_build.toolchain_setup({"ZEPHYR_TOOLCHAIN_VARIANT": "gnuarmemb", "PATH": ""})
+    assert args == ["-DTOOLCHAIN_HAS_PICOLIBC=ON"] and "environment" in what
     env, args, what = zephyr_build.toolchain_setup({"ZEPHYR_SDK_INSTALL_DIR": "/opt/sdk", "PATH": ""})
     assert "ZEPHYR_TOOLCHAIN_VARIANT" not in env and args == [] and "/opt/sdk" in what
     with pytest.raises(McuforgeError, match="apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi"):
