@@ -21,39 +21,45 @@ import sys
 from pathlib import Path
 
 from mcuforge import atomic
+from mcuforge.dvc_cli import run_dvc
 from mcuforge.errors import McuforgeError, stage_main
 
 FORMATS = ("png", "svg")
 
 
-def run_tool(args: list[str]) -> str:
-    """stdout of a dvc (this interpreter's) or git command in the current directory, or an error."""
-    cmd = [sys.executable, "-m", "dvc", *args[1:]] if args[0] == "dvc" else args
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise McuforgeError(f"`{' '.join(args)}` failed in {Path.cwd()}: {detail[-1] if detail else proc.returncode}"
-                            " (run from the root of a DVC repository)")
-    return proc.stdout
+def dvc_stdout(args: list[str]) -> str:
+    """stdout of `dvc <args>` (this interpreter's) in the current directory, or an error."""
+    return run_dvc(args, Path.cwd()).stdout
+
+
+def head_name() -> str:
+    """HEAD's branch name, or its short hash when detached."""
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise McuforgeError(f"`git {' '.join(args)}` failed in {Path.cwd()}: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    return branch if branch != "HEAD" else git("rev-parse", "--short", "HEAD")
 
 
 def experiment_revs() -> list[str]:
     """HEAD (by branch name when on one) and the names of the experiments based on it."""
-    names = run_tool(["dvc", "exp", "list", "--name-only"]).split()
+    names = dvc_stdout(["exp", "list", "--name-only"]).split()
     if not names:
         raise McuforgeError("no experiments based on HEAD: run some first, e.g. "
                             "`dvc exp run -S prune.sparsity=0.8` (`dvc exp show` lists them)")
-    branch = run_tool(["git", "rev-parse", "--abbrev-ref", "HEAD"]).strip()
-    return [branch if branch != "HEAD" else run_tool(["git", "rev-parse", "--short", "HEAD"]).strip(), *names]
+    return [head_name(), *names]
 
 
 def filled_specs(revs: list[str], plot_ids: list[str]) -> dict[str, dict]:
     """{plot id: self-contained Vega-Lite spec} for the workspace (no revs) or an overlay of revs."""
     if revs:
-        args = ["dvc", "plots", "diff", "--json", *revs] + (["--targets", *plot_ids] if plot_ids else [])
+        args = ["plots", "diff", "--json", *revs] + (["--targets", *plot_ids] if plot_ids else [])
     else:
-        args = ["dvc", "plots", "show", "--json", *plot_ids]
-    answer = json.loads(run_tool(args) or "{}")
+        args = ["plots", "show", "--json", *plot_ids]
+    answer = json.loads(dvc_stdout(args) or "{}")
     specs = {plot_id: entry["content"] for plot_id, entries in answer.get("data", {}).items()
              for entry in entries if entry.get("type") == "vega" and entry.get("content")}
     problems = sorted({f"{e.get('source') or e.get('name')} ({e.get('rev')}: {e.get('type')})"

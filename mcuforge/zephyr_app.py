@@ -1,6 +1,6 @@
 """The firmware stage's Zephyr part: the application's inputs, the west build, the QEMU check.
 
-    status, measured = zephyr_part(params, core, reference_logits)
+    status, measured = zephyr_part(params, core, inputs)   # inputs: the stage's load_inputs()
 
 build/firmware_inputs/ always gets what firmware/ compiles besides firmware/generated/ (feature
 constants, firmware.sample_windows test windows with the Python int8 logits, mcuforge_inputs.cmake).
@@ -11,7 +11,6 @@ stage's working directory (the project).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -19,30 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from mcuforge import atomic, firmware_image, zephyr_build, zephyr_inputs
-from mcuforge.arrays import load_arrays
 from mcuforge.baremetal import elf_sizes
 from mcuforge.budgets import check_budget
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.emit_features import generate_features
 from mcuforge.errors import McuforgeError
 from mcuforge.params import require
-from mcuforge.tflm import device_logits, io_quantization
+from mcuforge.tflm import device_logits
 
-MODEL = Path("models/model_int8.tflite")
-FEATURES = Path("data/features")
 GENERATED = Path("firmware/generated")
 INPUTS = Path("build/firmware_inputs")
 ZEPHYR_BUILD = Path("build/zephyr")
 
 
-def write_app_inputs(params: dict, core) -> tuple[int, int]:
+def write_app_inputs(params: dict, core, inputs: dict) -> tuple[int, int]:
     """build/firmware_inputs/ for the Zephyr application: (windows compiled in, their bytes in flash)."""
     cfg, firmware = require(params, "codegen", "params"), require(params, "firmware", "params")
     backend = require(cfg, "backend", "codegen")
-    model = MODEL.read_bytes()
-    quant = io_quantization(model)
-    test = load_arrays(FEATURES / "test.npz")
-    normalization = json.loads((FEATURES / "normalization.json").read_text(encoding="utf-8"))
+    model, quant, test, normalization = (inputs[k] for k in ("model", "quant", "test", "normalization"))
     chosen = zephyr_inputs.sample_indices(len(test["windows"]), int(require(firmware, "sample_windows", "firmware")))
     with atomic.atomic_path(INPUTS) as out:
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
@@ -87,9 +80,9 @@ def zephyr_run(params: dict, workspace: Path, compiled_in: tuple[int, int]) -> d
     return result
 
 
-def zephyr_part(params: dict, core) -> tuple[str, dict | None]:
+def zephyr_part(params: dict, core, inputs: dict) -> tuple[str, dict | None]:
     """(the report's zephyr_build line, the Zephyr build's measurements or None)."""
-    compiled_in = write_app_inputs(params, core)
+    compiled_in = write_app_inputs(params, core, inputs)
     workspace = zephyr_build.find_workspace()
     if workspace is None:
         return "skipped: no Zephyr workspace (set ZEPHYR_BASE)", None

@@ -112,14 +112,11 @@ def run_on_qemu(build_dir: Path, env: dict, timeout: float) -> str:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env, cwd=ROOT, start_new_session=True)
     output, deadline = b"", time.monotonic() + timeout
-    try:
-        while not RESULT_LINE.search(output.decode(errors="replace")):
-            left = deadline - time.monotonic()
-            if left <= 0 or proc.poll() is not None and not select.select([proc.stdout], [], [], 0)[0]:
-                break
-            if select.select([proc.stdout], [], [], min(left, 1.0))[0]:
+    try:  # until the result line, end of output (everything exited) or the deadline
+        while not RESULT_LINE.search(output.decode(errors="replace")) and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 1.0)[0]:
                 chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk and proc.poll() is not None:
+                if not chunk:
                     break
                 output += chunk
     finally:

@@ -57,20 +57,24 @@ REPORT = Path("reports/firmware.json")
 TRACED_WINDOWS = 3
 
 
-def baremetal_run(params: dict, core, max_windows: int | None) -> tuple[dict, str]:
+def load_inputs() -> dict:
+    """What both firmware builds read: the int8 model, its quantisation, the test split, normalization."""
+    model = MODEL.read_bytes()
+    return {"model": model, "quant": io_quantization(model), "test": load_arrays(FEATURES / "test.npz"),
+            "normalization": json.loads((FEATURES / "normalization.json").read_text(encoding="utf-8"))}
+
+
+def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None) -> tuple[dict, str]:
     """(the report's bare-metal part, a timing line: printed, kept out of the metrics)."""
     board, cfg = params["board"], require(params, "codegen", "params")
     backend = require(cfg, "backend", "codegen")
     ident = c_identifier(str(require(cfg, "name", "codegen")))
     if backend == "native" and not (GENERATED / f"{ident}.c").exists():
         raise McuforgeError(f"{GENERATED}/{ident}.c not found: run the codegen stage")
-    model = MODEL.read_bytes()
-    test = load_arrays(FEATURES / "test.npz")
-    normalization = json.loads((FEATURES / "normalization.json").read_text(encoding="utf-8"))
+    model, quant, test, normalization = (inputs[k] for k in ("model", "quant", "test", "normalization"))
     windows, x, y = test["windows"], test["x"], np.asarray(test["y"])
     if max_windows is not None:
         windows, x, y = windows[:max_windows], x[:max_windows], y[:max_windows]
-    quant = io_quantization(model)
     output_size = int(np.prod(quant["output"]["shape"]))
 
     started = time.monotonic()
@@ -134,6 +138,7 @@ def main() -> None:
               "flash_bytes": None, "ram_bytes": None, "stack_bytes": None,
               "flash_budget": flash_budget, "ram_budget": ram_budget}
     core = CORES.get(cpu)
+    inputs = load_inputs()
     if core is None:
         report.update({"baremetal": f"skipped: no toolchain for {cpu} here", "qemu": None})
         with atomic.atomic_path(BUILD) as empty:  # the declared out: empty
@@ -144,9 +149,9 @@ def main() -> None:
         if board.get("qemu_machine") != core.machine:
             report["qemu_note"] = (f"board's QEMU twin {board.get('qemu_machine')}; the test image ran on "
                                    f"{core.machine} (same {cpu} core), the budget is the board's")
-        measured, timing = baremetal_run(params, core, args.max_windows)
+        measured, timing = baremetal_run(params, core, inputs, args.max_windows)
         report.update(measured)
-    report["zephyr_build"], report["zephyr"] = zephyr_part(params, core)
+    report["zephyr_build"], report["zephyr"] = zephyr_part(params, core, inputs)
     atomic.write_json(REPORT, report)
     write_fit_plot("reports/plots/fit.csv", report)  # accuracy vs flash across experiments
     if report["qemu"]:
