@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -37,6 +39,25 @@ def job_logs(repo: Path, rows: list) -> dict[str, str]:
     return logs
 
 
+def run_all_queued(repo: Path, timeout: float = 1800) -> None:
+    """`dvc exp run --run-all -j 2` with its output in a file, then any queue worker still alive killed.
+    DVC's queue workers are daemons that inherit the caller's stdout; dvc 3.67's celery queue can
+    leave one behind (its monitor saw an empty queue while the worker's task still ran: the task
+    succeeded, the worker never exited -- seen once in six CI runs here), and it would hold a
+    captured pipe open forever."""
+    log = repo / ".dvc/tmp/run-all.log"
+    with log.open("w") as out:
+        proc = subprocess.run(["dvc", "exp", "run", "--run-all", "-j", "2"], cwd=repo, env=dvc_env(),
+                              stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    for cwd_link in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if cwd_link.resolve() == repo.resolve() and b"dvc" in (cwd_link.parent / "cmdline").read_bytes():
+                os.kill(int(cwd_link.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> dict:
     repo = copy_repo(tmp_path_factory.mktemp("experiments"))
@@ -56,7 +77,7 @@ def swept(tmp_path_factory) -> dict:
     started = time.monotonic()
     run(["dvc", "exp", "run", "--queue", "-S", f"prune.sparsity=choice({','.join(map(str, SPARSITIES))})",
          "-S", f"board={QUEUED_BOARD}"], repo)
-    run(["dvc", "exp", "run", "--run-all", "-j", "2"], repo)
+    run_all_queued(repo)
     timings["dvc exp run --queue + --run-all, 2 experiments"] = time.monotonic() - started
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
     rows = experiment_rows(json.loads(run(["dvc", "exp", "show", "--json"], repo)))
