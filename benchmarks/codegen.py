@@ -33,7 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mcuforge import atomic, baremetal  # noqa: E402
+from mcuforge import atomic  # noqa: E402
+
+from mcuforge.firmware import baremetal  # noqa: E402
 from mcuforge.codegen.emit_native import generate_native  # noqa: E402
 from mcuforge.codegen.host_build import RUNTIME_DIR, build_host, runtime_sources  # noqa: E402
 from mcuforge.errors import McuforgeError  # noqa: E402
@@ -160,7 +162,7 @@ def callgrind_instructions(model_dir: Path, ident: str, input_size: int, work: P
 
 
 def pipeline_model(label: str, path: Path, work: Path, callgrind: bool) -> dict:
-    from mcuforge.tflm import probe_arena_bytes, run_int8
+    from mcuforge.codegen.tflm_runtime import probe_arena_bytes, run_int8
 
     ident = label
     model = path.read_bytes()

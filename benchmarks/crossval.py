@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mcuforge import atomic  # noqa: E402
-from mcuforge.compose import compose  # noqa: E402
+from mcuforge.experiments.compose import compose  # noqa: E402
 
 STAGES = ["features", "train", "distill", "prune", "quantize"]
 

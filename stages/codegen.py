@@ -22,7 +22,7 @@ from mcuforge.codegen.emit_tflm import generate_tflm
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.errors import McuforgeError, stage_main
 from mcuforge.params import load_params, require
-from mcuforge.tflm import probe_arena_bytes
+from mcuforge.codegen.tflm_runtime import probe_arena_bytes
 
 MODEL = Path("models/model_int8.tflite")
 NORMALIZATION = Path("data/features/normalization.json")

@@ -9,12 +9,12 @@ import pandas as pd
 
 from mcuforge import atomic
 from mcuforge.arrays import save_arrays
-from mcuforge.augment import augment_split, channel_groups
+from mcuforge.data.augment import augment_split, channel_groups
 from mcuforge.errors import McuforgeError, stage_main
-from mcuforge.feature_blocks import block_feature_names, compute_block
-from mcuforge.normalization import fit_standardizer, standardize
+from mcuforge.dsp.feature_blocks import block_feature_names, compute_block
+from mcuforge.data.normalization import fit_standardizer, standardize
 from mcuforge.params import load_params
-from mcuforge.windowing import make_windows, samples_per
+from mcuforge.data.windowing import make_windows, samples_per
 
 SPLITS = ("train", "val", "test")
 

@@ -1,7 +1,7 @@
 """firmware: the bare-metal image of feature twin + runtime + generated model for params' board.
 
-For a Cortex-M board (board.cpu in mcuforge.baremetal.CORES), builds two ELFs into
-build/baremetal/ (firmware/baremetal/main.c; see mcuforge.firmware_image):
+For a Cortex-M board (board.cpu in mcuforge.firmware.baremetal.CORES), builds two ELFs into
+build/baremetal/ (firmware/baremetal/main.c; see mcuforge.firmware.firmware_image):
 - the deployable image (one window buffer, no test data): its flash = text+data and
   ram = data+bss (arm-none-eabi-size) are checked against the board budget
   (flash_bytes - reserve_flash_bytes, ram_bytes - reserve_ram_bytes; ram_bytes + the measured
@@ -16,7 +16,7 @@ With codegen.backend=tflm the bare-metal image holds the native C of the same mo
 comes only from a Zephyr workspace). A board without an Arm core here (esp32: xtensa-lx6,
 qemu_machine null) gets its budgets and a "skipped" note: sizes unknown.
 
-The Zephyr application (firmware/, mcuforge.zephyr_app): build/firmware_inputs/ always; when a
+The Zephyr application (firmware/, mcuforge.firmware.zephyr_app): build/firmware_inputs/ always; when a
 Zephyr workspace is present (ZEPHYR_BASE, or `west topdir`), `west build -b <board.zephyr_board>
 firmware -d build/zephyr/<board> -p auto`, its ELF checked against the whole board, and on qemu_*
 boards `west build -t run` must print PASS (every compiled-in window: the Python int8 pipeline's
@@ -24,7 +24,7 @@ class and bit-exact logits). Without a workspace the report says so.
 `--max-windows N` (tests only) runs the first N test windows on the bare-metal image.
 
 Writes build/baremetal/, build/firmware_inputs/, reports/firmware.json and reports/plots/fit.csv
-(mcuforge.fit_plot: the accuracy-vs-flash plot's row).
+(mcuforge.firmware.fit_plot: the accuracy-vs-flash plot's row).
 """
 from __future__ import annotations
 
@@ -35,19 +35,21 @@ from pathlib import Path
 
 import numpy as np
 
-from mcuforge import atomic, firmware_image
+from mcuforge import atomic
+
+from mcuforge.firmware import firmware_image
 from mcuforge.arrays import load_arrays
-from mcuforge.baremetal import CORES, elf_sizes
-from mcuforge.budgets import budgets, check_budget
+from mcuforge.firmware.baremetal import CORES, elf_sizes
+from mcuforge.firmware.budgets import budgets, check_budget
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.emit_features import generate_features
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.errors import McuforgeError, stage_main
-from mcuforge.fit_plot import write_fit_plot
+from mcuforge.firmware.fit_plot import write_fit_plot
 from mcuforge.params import load_params, require
-from mcuforge.tflm import device_logits, io_quantization
-from mcuforge.zephyr_app import zephyr_part
+from mcuforge.codegen.tflm_runtime import device_logits, io_quantization
+from mcuforge.firmware.zephyr_app import zephyr_part
 
 MODEL = Path("models/model_int8.tflite")
 FEATURES = Path("data/features")

@@ -4,7 +4,7 @@
 """
 from mcuforge.atomic import atomic_path, write_json
 from mcuforge.errors import stage_main
-from mcuforge.ingest import dataset_spec, read_dataset, summarize, write_parquet
+from mcuforge.data.ingest import dataset_spec, read_dataset, summarize, write_parquet
 from mcuforge.params import load_params
 
 TABLE = "data/ingested.parquet"

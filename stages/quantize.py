@@ -12,7 +12,7 @@ from mcuforge import atomic
 from mcuforge.errors import stage_main
 from mcuforge.ml.datasets import load_features
 from mcuforge.params import load_params
-from mcuforge.tflm import predict_classes, probe_arena_bytes
+from mcuforge.codegen.tflm_runtime import predict_classes, probe_arena_bytes
 
 
 @stage_main

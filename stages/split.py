@@ -4,9 +4,9 @@
 """
 from mcuforge.atomic import atomic_path, write_json
 from mcuforge.errors import stage_main
-from mcuforge.ingest.table import read_parquet, write_parquet
+from mcuforge.data.ingest.table import read_parquet, write_parquet
 from mcuforge.params import load_params
-from mcuforge.split import split_spec, split_table
+from mcuforge.data.split import split_spec, split_table
 
 TABLE = "data/ingested.parquet"
 SPLIT_TABLE = "data/split.parquet"

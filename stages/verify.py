@@ -23,7 +23,7 @@ from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.verify import check_native, features_status
 from mcuforge.errors import stage_main
 from mcuforge.params import load_params, require
-from mcuforge.tflm import io_quantization, predict_classes
+from mcuforge.codegen.tflm_runtime import io_quantization, predict_classes
 
 MODEL = Path("models/model_int8.tflite")
 FEATURES = Path("data/features")

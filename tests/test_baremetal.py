@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mcuforge import baremetal
+from mcuforge.firmware import baremetal
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.host_build import RUNTIME_DIR, runtime_sources
 

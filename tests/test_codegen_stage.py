@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, tool_env
 from mcuforge.arrays import save_arrays
 from mcuforge.codegen.verify import feature_twin_available, features_status
-from mcuforge.compose import compose
+from mcuforge.experiments.compose import compose
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcuforge.codegen.emit_tflm import TFLM_ADD_METHODS, generate_tflm, model_ops, resolver_methods
+from mcuforge.codegen.emit_tflm import generate_tflm
+from mcuforge.codegen.tflm_model import TFLM_ADD_METHODS, model_ops, resolver_methods
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.model_reader import read_model
 

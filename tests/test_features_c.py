@@ -3,7 +3,7 @@
 For the raw block and several spectral configs, random windows go through the C harness
 (tests/c/features_harness.c) and through spectral_features_batch / standardize /
 quantize_input. The CMSIS sources are compiled with the flags the cmsisdsp wheel was built with
-(mcuforge.cmsis_dsp_sources.WHEEL_*); when their code disassembles to the wheel's, the C float
+(mcuforge.dsp.cmsis_dsp_sources.WHEEL_*); when their code disassembles to the wheel's, the C float
 features must equal the Python ones to the bit, and the int8 model inputs exactly.
 A second build uses firmware/features/include/cmsis_compiler.h (no __GNUC_PYTHON__) and
 device-like flags (-O2, no -ffast-math), within the 1e-4 contract.
@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 import yaml
 
-from mcuforge import cmsis_dsp_sources as cds
+from mcuforge.dsp import cmsis_dsp_sources as cds
 from mcuforge.codegen.emit_features import (CMSIS_FUNCTIONS, HEADER_NAME, c_float,
                                             generate_features)
 from mcuforge.dsp.spectral import make_spectral_plan, spectral_features_batch
 from mcuforge.errors import McuforgeError
-from mcuforge.normalization import fit_standardizer, standardize
-from mcuforge.tflm import quantize_input
+from mcuforge.data.normalization import fit_standardizer, standardize
+from mcuforge.codegen.tflm_runtime import quantize_input
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES_DIR = ROOT / "firmware" / "features"

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ROOT, tool_env
 from mcuforge.arrays import load_arrays
-from mcuforge.augment import augment_windows, channel_groups
-from mcuforge.compose import compose
+from mcuforge.data.augment import augment_windows, channel_groups
+from mcuforge.experiments.compose import compose
 from mcuforge.errors import McuforgeError
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]

@@ -16,8 +16,8 @@ import yaml
 
 from conftest import ROOT, tool_env
 from mcuforge.arrays import save_arrays
-from mcuforge.baremetal import missing_tools
-from mcuforge.compose import compose
+from mcuforge.firmware.baremetal import missing_tools
+from mcuforge.experiments.compose import compose
 from test_codegen_stage import bench_model, make_workspace, run_stage  # noqa: F401  (fixture)
 
 WINDOWS = 12
@@ -123,7 +123,7 @@ def spectral_workspace(root: Path, overrides: list[str]) -> Path:
     """The bench dense model (48 int8 inputs) on spectral features of random windows, standardised
     with their own float32 statistics as the features stage does; codegen run."""
     from mcuforge.dsp.spectral import make_spectral_plan, spectral_features_batch
-    from mcuforge.normalization import standardize
+    from mcuforge.data.normalization import standardize
     from test_codegen_stage import CHANNELS, LABELS, STEPS
 
     compose(root / "params.yaml", [*SPECTRAL_OVERRIDES, *overrides], ROOT / "conf")

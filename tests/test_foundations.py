@@ -8,9 +8,9 @@ import pytest
 from mcuforge import atomic
 from mcuforge.arrays import load_arrays, save_arrays
 from mcuforge.errors import McuforgeError
-from mcuforge.normalization import fit_standardizer, standardize
-from mcuforge.tflm import quantize_input
-from mcuforge.windowing import make_windows, samples_per
+from mcuforge.data.normalization import fit_standardizer, standardize
+from mcuforge.codegen.tflm_runtime import quantize_input
+from mcuforge.data.windowing import make_windows, samples_per
 
 
 def test_atomic_write_leaves_old_file_on_error(tmp_path):

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mcuforge.errors import McuforgeError
-from mcuforge.ingest import dataset_spec, read_dataset, summarize
-from mcuforge.ingest.watch import file_sha256, watch_file
+from mcuforge.data.ingest import dataset_spec, read_dataset, summarize
+from mcuforge.data.ingest.watch import file_sha256, watch_file
 
 PROJECT = Path(__file__).resolve().parents[1]
 CHANNELS = ["acc_x", "acc_y", "acc_z"]
@@ -258,7 +258,7 @@ def test_watch_config_mismatch_is_an_error(overrides, expected):
 
 
 def test_watch_file_is_found_without_importing_seglearn():
-    code = ("import sys; from mcuforge.ingest.watch import watch_file, file_sha256; "
+    code = ("import sys; from mcuforge.data.ingest.watch import watch_file, file_sha256; "
             "print(file_sha256(watch_file())); print('seglearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True,
                          check=True).stdout.split()

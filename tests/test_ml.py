@@ -7,7 +7,7 @@ import pytest
 
 from mcuforge.errors import McuforgeError
 from mcuforge.ml.tf_setup import import_tf
-from mcuforge.tflm import predict_classes, probe_arena_bytes, run_int8
+from mcuforge.codegen.tflm_runtime import predict_classes, probe_arena_bytes, run_int8
 
 tf, keras = import_tf(0)
 

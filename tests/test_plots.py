@@ -1,4 +1,4 @@
-"""Plots: the arena timeline and fit rows the stages write, and `python -m mcuforge.plots` rendering
+"""Plots: the arena timeline and fit rows the stages write, and `python -m mcuforge.experiments.plots` rendering
 what real `dvc plots show/diff` fill, offline, to SVG/PNG: in a tiny git+dvc repo (a trivial stage,
 two experiments) and with the project's own dvc.yaml and templates on the plot files of a real
 codegen (and firmware) run on the shipped conv1d benchmark model."""
@@ -19,7 +19,7 @@ import yaml
 
 from conftest import ROOT, tool_env
 from dvc_repo import commit, run
-from mcuforge.fit_plot import COLUMNS as FIT_COLUMNS, fit_row
+from mcuforge.firmware.fit_plot import COLUMNS as FIT_COLUMNS, fit_row
 from test_codegen_stage import bench_model  # noqa: F401  (fixture of base)
 from test_firmware_stage import base, needs_tools, run_firmware  # noqa: F401  (fixture)
 
@@ -28,7 +28,7 @@ BUDGET_COLOR = "#c0392b"  # .dvc/plots/fit_budget.json's rule
 TINY_STAGE = """
 import yaml
 from mcuforge.atomic import write_csv
-from mcuforge.fit_plot import write_fit_plot
+from mcuforge.firmware.fit_plot import write_fit_plot
 p = yaml.safe_load(open("params.yaml"))
 write_fit_plot("reports/plots/fit.csv", {"flash_bytes": 1000 * p["size"], "ram_bytes": 100, "stack_bytes": 10,
                "qemu": {"device_accuracy": 0.5 + 0.1 * p["size"]}, "flash_budget": p["budget"],
@@ -45,7 +45,7 @@ def project_plot(plot_id: str) -> dict:
 
 
 def render(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcuforge.plots", *args], cwd=repo, env=tool_env(),
+    return subprocess.run([sys.executable, "-m", "mcuforge.experiments.plots", *args], cwd=repo, env=tool_env(),
                           capture_output=True, text=True, timeout=300)
 
 

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from mcuforge import best, ranking
-from mcuforge.experiments import experiment_rows
-from mcuforge.sweep import experiment_name
+from mcuforge.experiments import best, ranking
+from mcuforge.experiments.runs import experiment_rows
+from mcuforge.experiments.sweep import experiment_name
 
 # Budget: flash 20,000 B, RAM 10,000 B, 10 MHz, latency <= 20 ms. Worked by hand:
 #   name  accuracy  flash   RAM     instructions -> ms   verdict

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from mcuforge.errors import McuforgeError
-from mcuforge.ingest.table import write_parquet
-from mcuforge.split import SPLITS, groups_per_split, split_spec, split_table
+from mcuforge.data.ingest.table import write_parquet
+from mcuforge.data.split import SPLITS, groups_per_split, split_spec, split_table
 
 PROJECT = Path(__file__).resolve().parents[1]
 LABELS = ["idle", "walk", "run"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tool_env
-from mcuforge import zephyr_build, zephyr_inputs
+from mcuforge.firmware import zephyr_build, zephyr_inputs
 from mcuforge.errors import McuforgeError
 from test_codegen_stage import bench_model, make_workspace  # noqa: F401  (fixture)
 
@@ -120,7 +120,7 @@ def firmware_base(bench_model, tmp_path_factory):  # noqa: F811
 
 
 def run_stage_with_zephyr(root: Path, overrides: list[str]) -> dict:
-    from mcuforge.compose import compose
+    from mcuforge.experiments.compose import compose
     compose(root / "params.yaml", overrides, ROOT / "conf")
     for stage in ("codegen", "firmware"):
         proc = subprocess.run([sys.executable, "-m", f"stages.{stage}", *(["--max-windows", "4"] if stage ==

@@ -26,7 +26,7 @@ from mcuforge.errors import McuforgeError
 HEADER_NAME = "mcuforge_features_config.h"
 PREFIX = "MCUFORGE_FEATURES"
 BLOCK_IDS = {"raw": 0, "spectral": 1}
-# The CMSIS-DSP functions features.c calls (mcuforge.cmsis_dsp_sources.cmsis_dsp_sources input).
+# The CMSIS-DSP functions features.c calls (mcuforge.dsp.cmsis_dsp_sources.cmsis_dsp_sources input).
 CMSIS_FUNCTIONS = (
     "arm_biquad_cascade_df2T_init_f32", "arm_biquad_cascade_df2T_f32", "arm_mean_f32",
     "arm_offset_f32", "arm_mult_f32", "arm_rms_f32", "arm_sqrt_f32", "arm_rfft_fast_init_f32",
@@ -96,7 +96,7 @@ def _quantization(input_quant: dict) -> list[str]:
     if not isinstance(zero_point, (int, np.integer)) or not -128 <= zero_point <= 127:
         raise McuforgeError(f"model input zero_point={zero_point!r} must be an int8")
     return ["/* int8 model input: q = sat8(round_half_away(x / scale) + zero_point) "
-            "(mcuforge.tflm.quantize_input) */",
+            "(mcuforge.codegen.tflm_runtime.quantize_input) */",
             _scalar_float("INPUT_SCALE", scale), _scalar_int("INPUT_ZERO_POINT", zero_point)]
 
 

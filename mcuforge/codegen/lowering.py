@@ -6,122 +6,17 @@ as TFLM computes them in its Prepare functions (see quant_math).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from mcuforge.codegen import quant_math as qm
 from mcuforge.codegen.errors import CodegenError
-from mcuforge.codegen.model_reader import Graph, Operator, Tensor
+from mcuforge.codegen.model_reader import Graph
+from mcuforge.codegen.steps import (Alias, ConstArray, OpContext, Step, bias_operand, const_weights, ints,
+                                     shape4)
 
 
-@dataclass(frozen=True)
-class ConstArray:
-    suffix: str        # name part, e.g. "filter"
-    ctype: str         # "int8_t" or "int32_t"
-    values: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One kernel call: kernel(&params, args..., output)."""
-    op_index: int
-    opcode: str
-    kernel: str
-    params_type: str
-    params: dict                       # field -> int | list[int] | dict (nested struct)
-    args: tuple[tuple[str, object], ...]  # ("tensor", id) | ("const", suffix) | ("null", None)
-    consts: tuple[ConstArray, ...]
-    output: int
-    macs: int
-
-    @property
-    def tensor_inputs(self) -> tuple[int, ...]:
-        return tuple(v for kind, v in self.args if kind == "tensor")
-
-
-@dataclass(frozen=True)
-class Alias:
-    """A shape-only op: the output tensor shares the input tensor's bytes."""
-    op_index: int
-    opcode: str
-    source: int
-    target: int
-
-
-@dataclass
-class _Ctx:
-    graph: Graph
-    op: Operator
-
-    def tensor(self, position: int, *, output: bool = False) -> Tensor:
-        ids = self.op.outputs if output else self.op.inputs
-        if position >= len(ids) or ids[position] < 0:
-            raise self.error("-", f"missing {'output' if output else 'input'} {position}")
-        return self.graph.tensors[ids[position]]
-
-    def optional(self, position: int) -> Tensor | None:
-        ids = self.op.inputs
-        if position >= len(ids) or ids[position] < 0:
-            return None
-        return self.graph.tensors[ids[position]]
-
-    def error(self, tensor: str, option: str) -> CodegenError:
-        return CodegenError.unsupported(self.op.opcode, tensor, option)
-
-    def activation(self, t: Tensor, *, as_input: bool = True) -> Tensor:
-        if t.dtype != "int8":
-            raise self.error(t.name, f"dtype {t.dtype} (only int8 activations)")
-        if as_input and t.data is not None:
-            raise self.error(t.name, "constant activation input")
-        if len(t.scales) != 1 or len(t.zero_points) != 1:
-            raise self.error(t.name, f"{len(t.scales)} activation scales (need per-tensor quantisation)")
-        return t
-
-    def const(self, t: Tensor, dtype: str) -> np.ndarray:
-        if t.dtype != dtype:
-            raise self.error(t.name, f"dtype {t.dtype} (need {dtype})")
-        if t.data is None:
-            raise self.error(t.name, "non-constant weights/bias/axis")
-        return t.data
-
-    def fused(self) -> str:
-        act = self.op.options.get("fusedActivationFunction", "NONE")
-        if act not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
-            raise self.error(self.tensor(0, output=True).name, f"fused activation {act}")
-        return act
-
-
-def _shape4(shape: tuple[int, ...]) -> dict:
-    if len(shape) > 4:
-        raise ValueError(shape)
-    s = (1,) * (4 - len(shape)) + tuple(shape)
-    return dict(n=s[0], h=s[1], w=s[2], c=s[3])
-
-
-def _ints(array) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.asarray(array).reshape(-1))
-
-
-def _weights(ctx: _Ctx, filt: Tensor, channels: int) -> tuple[int, ...]:
-    data = ctx.const(filt, "int8")
-    if any(z != 0 for z in filt.zero_points):
-        raise ctx.error(filt.name, "non-zero filter zero point")
-    if len(filt.scales) not in (1, channels):
-        raise ctx.error(filt.name, f"{len(filt.scales)} filter scales for {channels} channels")
-    return _ints(data)
-
-
-def _bias(ctx: _Ctx, bias: Tensor | None, channels: int):
-    if bias is None:
-        return ("null", None), ()
-    data = ctx.const(bias, "int32")
-    if data.size != channels:
-        raise ctx.error(bias.name, f"bias of {data.size} values for {channels} channels")
-    return ("const", "bias"), (ConstArray("bias", "int32_t", _ints(data)),)
-
-
-def _conv_common(ctx: _Ctx, depthwise: bool) -> Step:
+def _conv_common(ctx: OpContext, depthwise: bool) -> Step:
     opts = ctx.op.options
     inp, filt, out = ctx.activation(ctx.tensor(0)), ctx.tensor(1), ctx.activation(ctx.tensor(0, output=True), as_input=False)
     if len(inp.shape) != 4 or len(filt.shape) != 4 or len(out.shape) != 4:
@@ -151,13 +46,13 @@ def _conv_common(ctx: _Ctx, depthwise: bool) -> Step:
         depth_multiplier = 1
     if len(filt.scales) > 1 and filt.quantized_dimension != (3 if depthwise else 0):
         raise ctx.error(filt.name, f"per-channel scales along axis {filt.quantized_dimension}")
-    weights = _weights(ctx, filt, oc)
-    bias_arg, bias_consts = _bias(ctx, ctx.optional(2), oc)
+    weights = const_weights(ctx, filt, oc)
+    bias_arg, bias_consts = bias_operand(ctx, ctx.optional(2), oc)
     scales = filt.scales if len(filt.scales) == oc else filt.scales * oc
     mult, shift = qm.per_channel_multipliers(inp.scale, scales, out.scale)
     act_min, act_max = qm.activation_range(ctx.fused(), out.scale, out.zero_point)
     params = dict(
-        input=_shape4(inp.shape), filter=_shape4(filt.shape), output=_shape4(out.shape),
+        input=shape4(inp.shape), filter=shape4(filt.shape), output=shape4(out.shape),
         stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw,
         pad_h=qm.compute_padding(sh, dh, ih, kh, oh), pad_w=qm.compute_padding(sw, dw, iw, kw, ow),
         depth_multiplier=depth_multiplier, input_offset=-inp.zero_point, output_offset=out.zero_point,
@@ -175,15 +70,15 @@ def _conv_common(ctx: _Ctx, depthwise: bool) -> Step:
     )
 
 
-def lower_conv_2d(ctx: _Ctx) -> Step:
+def lower_conv_2d(ctx: OpContext) -> Step:
     return _conv_common(ctx, depthwise=False)
 
 
-def lower_depthwise_conv_2d(ctx: _Ctx) -> Step:
+def lower_depthwise_conv_2d(ctx: OpContext) -> Step:
     return _conv_common(ctx, depthwise=True)
 
 
-def lower_fully_connected(ctx: _Ctx) -> Step:
+def lower_fully_connected(ctx: OpContext) -> Step:
     opts = ctx.op.options
     inp, filt, out = ctx.activation(ctx.tensor(0)), ctx.tensor(1), ctx.activation(ctx.tensor(0, output=True), as_input=False)
     if opts.get("weightsFormat", 0) != 0:
@@ -209,7 +104,7 @@ def lower_fully_connected(ctx: _Ctx) -> Step:
         mult, shift = [m], [s]
         weights_offset = -filt.zero_point
     data = ctx.const(filt, "int8")
-    bias_arg, bias_consts = _bias(ctx, ctx.optional(2), out_depth)
+    bias_arg, bias_consts = bias_operand(ctx, ctx.optional(2), out_depth)
     act_min, act_max = qm.activation_range(ctx.fused(), out.scale, out.zero_point)
     params = dict(batches=batches, accum_depth=accum_depth, output_depth=out_depth,
                   input_offset=-inp.zero_point, weights_offset=weights_offset, output_offset=out.zero_point,
@@ -218,13 +113,13 @@ def lower_fully_connected(ctx: _Ctx) -> Step:
         op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_fully_connected_s8",
         params_type="mf_fc_params", params=params,
         args=(("tensor", inp.index), ("const", "weights"), bias_arg, ("const", "multiplier"), ("const", "shift")),
-        consts=(ConstArray("weights", "int8_t", _ints(data)),) + bias_consts + (
+        consts=(ConstArray("weights", "int8_t", ints(data)),) + bias_consts + (
             ConstArray("multiplier", "int32_t", tuple(mult)), ConstArray("shift", "int32_t", tuple(shift))),
         output=out.index, macs=batches * out_depth * accum_depth,
     )
 
 
-def _pool(ctx: _Ctx, kernel: str) -> Step:
+def _pool(ctx: OpContext, kernel: str) -> Step:
     opts = ctx.op.options
     inp, out = ctx.activation(ctx.tensor(0)), ctx.activation(ctx.tensor(0, output=True), as_input=False)
     if len(inp.shape) != 4:
@@ -241,28 +136,28 @@ def _pool(ctx: _Ctx, kernel: str) -> Step:
         if qm.compute_out_size(padding, insize, k, s, 1) != size:
             raise ctx.error(out.name, f"output size {size} inconsistent with {padding} padding")
     act_min, act_max = qm.activation_range(ctx.fused(), out.scale, out.zero_point)
-    params = dict(input=_shape4(inp.shape), output=_shape4(out.shape), filter_h=fh, filter_w=fw,
+    params = dict(input=shape4(inp.shape), output=shape4(out.shape), filter_h=fh, filter_w=fw,
                   stride_h=sh, stride_w=sw, pad_h=qm.compute_padding(sh, 1, ih, fh, oh),
                   pad_w=qm.compute_padding(sw, 1, iw, fw, ow), act_min=act_min, act_max=act_max)
     return Step(op_index=ctx.op.index, opcode=ctx.op.opcode, kernel=kernel, params_type="mf_pool_params",
                 params=params, args=(("tensor", inp.index),), consts=(), output=out.index, macs=0)
 
 
-def lower_max_pool_2d(ctx: _Ctx) -> Step:
+def lower_max_pool_2d(ctx: OpContext) -> Step:
     return _pool(ctx, "mf_max_pool_s8")
 
 
-def lower_average_pool_2d(ctx: _Ctx) -> Step:
+def lower_average_pool_2d(ctx: OpContext) -> Step:
     return _pool(ctx, "mf_avg_pool_s8")
 
 
-def lower_mean(ctx: _Ctx) -> Step:
+def lower_mean(ctx: OpContext) -> Step:
     inp, axis_t, out = ctx.activation(ctx.tensor(0)), ctx.tensor(1), ctx.activation(ctx.tensor(0, output=True), as_input=False)
     rank = len(inp.shape)
     if rank > 4 or rank == 0:
         raise ctx.error(inp.name, f"rank {rank} input")
     axes = []
-    for a in _ints(ctx.const(axis_t, "int32")):
+    for a in ints(ctx.const(axis_t, "int32")):
         a = a + rank if a < 0 else a
         if not 0 <= a < rank:
             raise ctx.error(axis_t.name, f"axis {a} out of range")
@@ -286,14 +181,14 @@ def lower_mean(ctx: _Ctx) -> Step:
                 params=params, args=(("tensor", inp.index),), consts=(), output=out.index, macs=0)
 
 
-def lower_add(ctx: _Ctx) -> Step:
+def lower_add(ctx: OpContext) -> Step:
     a, b = ctx.tensor(0), ctx.tensor(1)
     out = ctx.activation(ctx.tensor(0, output=True), as_input=False)
     consts, args = [], []
     for name, t in (("input1", a), ("input2", b)):
         ctx.activation(t, as_input=False)
         if t.data is not None:
-            consts.append(ConstArray(name, "int8_t", _ints(t.data)))
+            consts.append(ConstArray(name, "int8_t", ints(t.data)))
             args.append(("const", name))
         else:
             args.append(("tensor", t.index))
@@ -324,7 +219,7 @@ def lower_add(ctx: _Ctx) -> Step:
                 params=params, args=tuple(args), consts=tuple(consts), output=out.index, macs=0)
 
 
-def lower_softmax(ctx: _Ctx) -> Step:
+def lower_softmax(ctx: OpContext) -> Step:
     inp, out = ctx.activation(ctx.tensor(0)), ctx.activation(ctx.tensor(0, output=True), as_input=False)
     if out.zero_point != -128 or np.float32(out.scale) != np.float32(1.0 / 256):
         raise ctx.error(out.name, f"output quantisation scale={out.scale} zero_point={out.zero_point} "
@@ -337,7 +232,7 @@ def lower_softmax(ctx: _Ctx) -> Step:
                 output=out.index, macs=0)
 
 
-def lower_alias(ctx: _Ctx) -> Alias:
+def lower_alias(ctx: OpContext) -> Alias:
     inp, out = ctx.tensor(0), ctx.tensor(0, output=True)
     ctx.activation(inp)
     ctx.activation(out, as_input=False)
@@ -372,5 +267,5 @@ def lower_graph(graph: Graph) -> list[Step | Alias]:
             names = [graph.tensors[t].name for t in (*op.inputs[:1], *op.outputs[:1]) if t >= 0]
             raise CodegenError.unsupported(f"{op.opcode} (operator #{op.index})", " -> ".join(names) or "-",
                                            f"operator not in the native kernel set ({', '.join(SUPPORTED_OPS)})")
-        lowered.append(lowering(_Ctx(graph, op)))
+        lowered.append(lowering(OpContext(graph, op)))
     return lowered

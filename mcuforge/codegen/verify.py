@@ -18,7 +18,7 @@ import numpy as np
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.host_build import CFLAGS, build_host, run_host
 from mcuforge.errors import McuforgeError
-from mcuforge.tflm import io_quantization, quantize_input, run_int8
+from mcuforge.codegen.tflm_runtime import io_quantization, quantize_input, run_int8
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURES_DIR = PROJECT_ROOT / "firmware" / "features"
@@ -111,7 +111,7 @@ def _gcc(args: list[str], what: str) -> None:
 def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_size: int, feature_size: int,
                        build_dir: Path) -> Path:
     """Compile firmware/features/src/*.c (+ the CMSIS-DSP sources for block spectral, with the
-    flags of the cmsisdsp wheel, see mcuforge.cmsis_dsp_sources) and the batch harness."""
+    flags of the cmsisdsp wheel, see mcuforge.dsp.cmsis_dsp_sources) and the batch harness."""
     build_dir.mkdir(parents=True, exist_ok=True)
     features_dir = Path(features_dir)
     includes = [Path(gen_dir), features_dir / "include", features_dir / "src"]
@@ -119,7 +119,7 @@ def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_siz
     link: list[str] = ["-lm"]
     objects = []
     if block == "spectral":
-        from mcuforge import cmsis_dsp_sources as cmsis
+        from mcuforge.dsp import cmsis_dsp_sources as cmsis
         from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
 
         root = cmsis.cmsis_dsp_root()

@@ -18,7 +18,7 @@ static const float scaler_mean[MCUFORGE_FEATURES_N_SCALER] = MCUFORGE_FEATURES_S
 static const float scaler_std[MCUFORGE_FEATURES_N_SCALER] = MCUFORGE_FEATURES_SCALER_STD;
 static float block_features[N_FEATURES];
 
-/* mcuforge.feature_blocks.compute_block for one window: the window itself (raw) or
+/* mcuforge.dsp.feature_blocks.compute_block for one window: the window itself (raw) or
  * mcuforge.dsp.spectral.spectral_features (spectral). */
 int mcuforge_features_float(const float *window, float *features)
 {
@@ -32,7 +32,7 @@ int mcuforge_features_float(const float *window, float *features)
 #endif
 }
 
-/* mcuforge.normalization.standardize: (x - mean) / std in float32, per channel for raw
+/* mcuforge.data.normalization.standardize: (x - mean) / std in float32, per channel for raw
  * (feature i belongs to channel i % N_CHANNELS of the row-major window), per feature else. */
 static float standardize(float x, int feature)
 {
@@ -44,7 +44,7 @@ static float standardize(float x, int feature)
     return (x - scaler_mean[index]) / scaler_std[index];
 }
 
-/* mcuforge.tflm.quantize_input: x / scale in float32, round half away from zero
+/* mcuforge.codegen.tflm_runtime.quantize_input: x / scale in float32, round half away from zero
  * (sign(s) * floor(|s| + 0.5) in float32), + zero point, saturate to int8. */
 static int8_t quantize_input(float x)
 {

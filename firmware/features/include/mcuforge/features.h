@@ -1,7 +1,7 @@
 /* The feature twin: raw sensor window -> model input, as the Python `features` stage computes it.
  *
- * Block (raw | spectral, mcuforge.feature_blocks.compute_block) -> standardisation
- * (mcuforge.normalization.standardize) -> int8 quantisation (mcuforge.tflm.quantize_input).
+ * Block (raw | spectral, mcuforge.dsp.feature_blocks.compute_block) -> standardisation
+ * (mcuforge.data.normalization.standardize) -> int8 quantisation (mcuforge.codegen.tflm_runtime.quantize_input).
  * The spectral block calls the same CMSIS-DSP functions, in the same order, as
  * mcuforge/dsp/kernels.py does through the cmsisdsp Python API.
  *
@@ -27,7 +27,7 @@ extern "C" {
 int mcuforge_features(const float *window, int8_t *model_input);
 
 /* The block's features before standardisation (N_FEATURES floats): equals
- * mcuforge.feature_blocks.compute_block for one window (spectral_features for block spectral). */
+ * mcuforge.dsp.feature_blocks.compute_block for one window (spectral_features for block spectral). */
 int mcuforge_features_float(const float *window, float *features);
 
 #ifdef __cplusplus

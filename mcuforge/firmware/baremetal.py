@@ -7,7 +7,7 @@
     count = count_instructions(core, elf, "mf_marker_begin", "mf_marker_end")
 
 Startup (vector table, reset handler, semihosting), one linker script per QEMU machine and the
-benchmark harness live in `benchmarks/baremetal/` (SUPPORT_DIR). Everything is compiled with
+benchmark harness (`bench_main.c`) live in `firmware/baremetal/` (SUPPORT_DIR). Everything is compiled with
 -nostdlib (libgcc only) and `-fno-tree-loop-distribute-patterns`, so no libc is linked.
 Instruction counts come from `-singlestep -d exec,nochain`: one trace line per executed
 instruction; no interrupt is ever enabled, so nothing else runs in between.
@@ -24,8 +24,9 @@ from pathlib import Path
 
 from mcuforge.errors import McuforgeError
 
-ROOT = Path(__file__).resolve().parents[1]
-SUPPORT_DIR = ROOT / "benchmarks" / "baremetal"
+ROOT = Path(__file__).resolve().parents[2]
+SUPPORT_DIR = ROOT / "firmware" / "baremetal"
+BENCH_HARNESS = SUPPORT_DIR / "bench_main.c"  # the benchmark / runtime-exactness harness
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm")
 COMMON_CFLAGS = ("-std=c99", "-Os", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections",
                  "-fno-tree-loop-distribute-patterns", "-ffreestanding", "-g0")
@@ -220,7 +221,7 @@ def count_instructions(core: Core, elf: Path, begin: str = "mf_marker_begin", en
 
 
 def parse_harness_output(stdout: str) -> dict:
-    """`output: a b c`, `status: s`, `stack: n` lines of benchmarks/baremetal/main.c."""
+    """`output: a b c`, `status: s`, `stack: n` lines of firmware/baremetal/bench_main.c."""
     found = {}
     for line in stdout.splitlines():
         key, _, value = line.partition(":")
@@ -234,14 +235,14 @@ def parse_harness_output(stdout: str) -> dict:
 def build_model_image(core: Core, model_dir: Path, ident: str, elf: Path, runtime_sources: list[Path],
                       runtime_include: Path, opt: str = "-Os") -> Path:
     """Harness + runtime + generated `<ident>.c` for `core`."""
-    return build_elf(core, [SUPPORT_DIR / "main.c", *runtime_sources, Path(model_dir) / f"{ident}.c"], elf,
+    return build_elf(core, [BENCH_HARNESS, *runtime_sources, Path(model_dir) / f"{ident}.c"], elf,
                      include_dirs=[runtime_include, Path(model_dir)],
                      defines={"MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper()}, opt=opt)
 
 
 def build_empty_image(core: Core, elf: Path, opt: str = "-Os") -> Path:
     """The same startup + harness without any model: the baseline for size increments."""
-    return build_elf(core, [SUPPORT_DIR / "main.c"], elf, defines={"MF_EMPTY": None}, opt=opt)
+    return build_elf(core, [BENCH_HARNESS], elf, defines={"MF_EMPTY": None}, opt=opt)
 
 
 def measure_model(core: Core, model_dir: Path, ident: str, work_dir: Path, runtime_sources: list[Path],

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 from mcuforge.errors import McuforgeError
-from mcuforge.ingest.csv_folder import read_csv_folder
-from mcuforge.ingest.table import DatasetSpec, dataset_spec, read_parquet, summarize, write_parquet
-from mcuforge.ingest.watch import read_watch
+from mcuforge.data.ingest.csv_folder import read_csv_folder
+from mcuforge.data.ingest.table import DatasetSpec, dataset_spec, read_parquet, summarize, write_parquet
+from mcuforge.data.ingest.watch import read_watch
 
 READERS = {"watch": read_watch, "csv": read_csv_folder}
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mcuforge.errors import McuforgeError
-from mcuforge.ingest.table import DatasetSpec, assemble, recording_frame
+from mcuforge.data.ingest.table import DatasetSpec, assemble, recording_frame
 
 WATCH_FILE = Path("data") / "watch_dataset.npy"   # inside the seglearn package
 WATCH_RATE_HZ = 50.0

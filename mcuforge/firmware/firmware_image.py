@@ -12,7 +12,7 @@ Two images from the same sources (firmware/baremetal/main.c):
   and writes the int8 logits back (SYS_WRITE); it also measures the peak stack. The file names
   are relative (windows.bin, logits.bin): QEMU runs in the image's folder, so the kept test.elf
   can be re-run there by hand.
-Compiled like mcuforge.baremetal (startup + linker script of benchmarks/baremetal/, -Os,
+Compiled like mcuforge.firmware.baremetal (startup + linker script of firmware/baremetal/, -Os,
 sections + --gc-sections) plus -ffp-contract=off (the feature twin transcribes numpy float32 one
 IEEE operation at a time) and newlib's libm/libc for floorf/logf/memcpy.
 
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mcuforge import baremetal
-from mcuforge.baremetal import Core
+from mcuforge.firmware import baremetal
+from mcuforge.firmware.baremetal import Core
 from mcuforge.errors import McuforgeError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIR = ROOT / "firmware" / "baremetal"
 RUNTIME_DIR = ROOT / "firmware" / "runtime"
 FEATURES_DIR = ROOT / "firmware" / "features"
@@ -62,7 +62,7 @@ def _compile(core: Core, src: Path, obj: Path, flags: list[str]) -> Path:
 def cmsis_build_inputs(core: Core | None) -> tuple[list[Path], list[Path], list[str]]:
     """CMSIS-DSP for the spectral block on `core`: (sources, include dirs, defines) -- what the
     bare-metal image compiles, and what the Zephyr application is given (mcuforge_inputs.cmake)."""
-    from mcuforge import cmsis_dsp_sources as cmsis
+    from mcuforge.dsp import cmsis_dsp_sources as cmsis
     from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
 
     root = cmsis.cmsis_dsp_root()

@@ -1,7 +1,7 @@
 """Device semantics on the host: the tflite_micro interpreter (no TensorFlow import).
 
 A too-small arena segfaults the interpreter, so arena sizes are probed in a subprocess:
-    python -m mcuforge.tflm MODEL.tflite ARENA_BYTES    (prints the allocation report)
+    python -m mcuforge.codegen.tflm_runtime MODEL.tflite ARENA_BYTES    (prints the allocation report)
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _interpreter(model: bytes, arena_bytes: int):
 
 
 def _run_probe(model_path: Path, arena_bytes: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcuforge.tflm", str(model_path), str(arena_bytes)],
+    return subprocess.run([sys.executable, "-m", "mcuforge.codegen.tflm_runtime", str(model_path), str(arena_bytes)],
                           capture_output=True, text=True, check=False)
 
 

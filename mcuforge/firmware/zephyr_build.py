@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mcuforge.errors import McuforgeError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "firmware"
 RESULT_LINE = re.compile(r"mcuforge: (PASS|FAIL)")
 WINDOW_LINE = re.compile(r"window (\d+): class (\S+) \((\d+)\) expected (\S+), true (\S+), logits (\w+), "

@@ -173,7 +173,7 @@ def _resolve(function: str, needed: set[str]) -> None:
         return
     if function not in FUNCTION_SOURCES:
         raise McuforgeError(f"CMSIS-DSP function {function!r} is not mapped to a source file in "
-                            f"mcuforge/cmsis_dsp_sources.py; add it to FUNCTION_SOURCES")
+                            f"mcuforge/dsp/cmsis_dsp_sources.py; add it to FUNCTION_SOURCES")
     needed.add(function)
     for dependency in FUNCTION_SOURCES[function][1]:
         _resolve(dependency, needed)

@@ -1,6 +1,6 @@
 """Best under budget: the most accurate experiment that fits a board, from `dvc exp show --json`.
 
-    python -m mcuforge.best --board nrf52840dk [--max-latency-ms 25] [--all-commits] [--apply]
+    python -m mcuforge.experiments.best --board nrf52840dk [--max-latency-ms 25] [--all-commits] [--apply]
 
 Reads every finished experiment of the HEAD baseline (all commits with --all-commits), the baseline
 itself and the workspace (when it differs from the baseline). Per row: accuracy = the device
@@ -8,7 +8,7 @@ accuracy (reports/firmware.json qemu.device_accuracy, the int8 model on the boar
 QEMU), else the int8 accuracy on tflite_micro (reports/quantize.json); flash = flash_bytes, RAM =
 ram_bytes + stack_bytes of the deployable image; latency = qemu.instructions_per_inference / the
 board's clock_hz (an estimate: instructions, not cycles). The budget is the requested board's,
-from conf/board/<board>.yaml, computed by mcuforge.budgets (board size - reserve), as the firmware
+from conf/board/<board>.yaml, computed by mcuforge.firmware.budgets (board size - reserve), as the firmware
 stage checks it.
 
 Only experiments built for the requested board's core (board.cpu) are compared: image sizes and
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from mcuforge import ranking
-from mcuforge.budgets import budgets
-from mcuforge.dvc_cli import exp_show, run_dvc
+from mcuforge.experiments import ranking
+from mcuforge.firmware.budgets import budgets
+from mcuforge.experiments.dvc_cli import exp_show, run_dvc
 from mcuforge.errors import McuforgeError, stage_main
-from mcuforge.experiments import ExperimentRow, experiment_rows
+from mcuforge.experiments.runs import ExperimentRow, experiment_rows
 
 BOARDS_DIR = Path("conf/board")
 

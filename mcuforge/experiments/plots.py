@@ -1,6 +1,6 @@
 """Render the plots dvc.yaml declares to PNG or SVG files, offline.
 
-    python -m mcuforge.plots [--out DIR] [--format png|svg] [--plot ID ...] [--experiments] [REV ...]
+    python -m mcuforge.experiments.plots [--out DIR] [--format png|svg] [--plot ID ...] [--experiments] [REV ...]
 
 `dvc plots show`'s HTML loads Vega from a CDN and renders blank offline. This asks DVC for the
 filled Vega-Lite specs (`dvc plots show --json` for the workspace, `dvc plots diff --json REV...`
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mcuforge import atomic
-from mcuforge.dvc_cli import run_dvc
+from mcuforge.experiments.dvc_cli import run_dvc
 from mcuforge.errors import McuforgeError, stage_main
 
 FORMATS = ("png", "svg")

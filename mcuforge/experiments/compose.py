@@ -1,6 +1,6 @@
 """Compose conf/ into params.yaml exactly as `dvc exp run` does (DVC's own Hydra helper).
 
-    python -m mcuforge.compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.sparsity=0.8
+    python -m mcuforge.experiments.compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.sparsity=0.8
 
 Plain `dvc repro` reads only params.yaml, so run this after editing conf/ and commit the result.
 """

@@ -4,7 +4,7 @@
 
 build/firmware_inputs/ always gets what firmware/ compiles besides firmware/generated/ (feature
 constants, firmware.sample_windows test windows with the Python int8 logits, mcuforge_inputs.cmake).
-With a Zephyr workspace (mcuforge.zephyr_build.find_workspace), `west build -b <board.zephyr_board>
+With a Zephyr workspace (mcuforge.firmware.zephyr_build.find_workspace), `west build -b <board.zephyr_board>
 firmware -d build/zephyr/<board> -p auto`; the ELF must fit the whole board (flash_bytes, ram_bytes);
 on Zephyr's QEMU boards (qemu_*) `west build -t run` must print PASS. Paths are relative to the
 stage's working directory (the project).
@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mcuforge import atomic, firmware_image, zephyr_build, zephyr_inputs
-from mcuforge.baremetal import elf_sizes
-from mcuforge.budgets import check_budget
+from mcuforge import atomic
+
+from mcuforge.firmware import firmware_image, zephyr_build, zephyr_inputs
+from mcuforge.firmware.baremetal import elf_sizes
+from mcuforge.firmware.budgets import check_budget
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.emit_features import generate_features
 from mcuforge.errors import McuforgeError
 from mcuforge.params import require
-from mcuforge.tflm import device_logits
+from mcuforge.codegen.tflm_runtime import device_logits
 
 GENERATED = Path("firmware/generated")
 INPUTS = Path("build/firmware_inputs")

@@ -1,0 +1,1 @@
+"""Data: ingest sources, grouped split, windowing, augmentation, normalisation."""
