@@ -1,6 +1,6 @@
 """Native codegen on real Cortex-M cores (QEMU) against TFLite Micro: flash, RAM, instructions.
 
-    python benchmarks/codegen.py [--work DIR] [--no-teacher] [--teacher-tflite PATH] [--no-callgrind]
+    mcuforge bench codegen [--work DIR] [--no-teacher] [--teacher-tflite PATH] [--no-callgrind]
 
 1. The two bench models (benchmarks/models/{conv1d,dense}.tflite, copied from the shared TFLM measurements): our runtime + generated
    model, bare metal, `-Os`, on cortex-m3 (QEMU mps2-an385; the core TFLM was measured on) and
@@ -227,14 +227,14 @@ def readme_table(bench: dict, pipeline: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_codegen.json")
     parser.add_argument("--no-teacher", action="store_true", help="skip the teacher (needs TensorFlow)")
     parser.add_argument("--teacher-tflite", type=Path, default=None, help="an already converted int8 teacher")
     parser.add_argument("--no-callgrind", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if baremetal.missing_tools():
         raise SystemExit(f"missing tools: {', '.join(baremetal.missing_tools())} "
                          "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)")

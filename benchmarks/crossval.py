@@ -76,13 +76,13 @@ def summarize(results: list[dict], overrides: list[str]) -> dict:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_crossval.json")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     table = pd.read_parquet(ROOT / "data/split.parquet")
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-crossval-"))

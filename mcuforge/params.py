@@ -14,7 +14,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict:
     path = Path(path)
     if not path.exists():
         raise McuforgeError(f"{path} not found: run from the project root, or compose it with "
-                            "`python -m mcuforge.experiments.compose`")
+                            "`mcuforge compose`")
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
 

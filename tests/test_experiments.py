@@ -63,14 +63,14 @@ def swept(tmp_path_factory) -> dict:
     repo = copy_repo(tmp_path_factory.mktemp("experiments"))
     conf = repo / "conf/config.yaml"
     conf.write_text(conf.read_text() + "\n# tests: tiny\n" + yaml.safe_dump(TINY))
-    run(["python", "-m", "mcuforge.experiments.compose"], repo)
+    run(["python", "-m", "mcuforge.cli", "compose"], repo)
     started = time.monotonic()
     run(["dvc", "repro"], repo)
     timings = {"baseline repro": time.monotonic() - started}
     commit(repo, "tiny baseline")
     # SWEPT_BOARD runs prune and what follows; QUEUED_BOARD restores what the run-cache holds
     started = time.monotonic()
-    sweep_output = run(["python", "-m", "mcuforge.experiments.sweep", "--multirun", f"board={SWEPT_BOARD}",
+    sweep_output = run(["python", "-m", "mcuforge.cli", "sweep", "--multirun", f"board={SWEPT_BOARD}",
                  f"prune.sparsity={','.join(map(str, SPARSITIES))}", "hydra/launcher=joblib",
                  "hydra.launcher.n_jobs=2"], repo)
     timings["mcuforge.experiments.sweep, 2 jobs"] = time.monotonic() - started
@@ -156,14 +156,14 @@ def test_best_under_budget_matches_the_hand_pick(swept, board_name):
     latencies = [footprint(r)[2] / board["clock_hz"] * 1000 for r in swept["rows"]
                  if r.finished and r.metric("firmware", "cpu") == board["cpu"]]
     limit = (min(latencies) + max(latencies)) / 2
-    output = run(["python", "-m", "mcuforge.experiments.best", "--board", board_name, "--max-latency-ms", repr(limit)], repo)
+    output = run(["python", "-m", "mcuforge.cli", "best", "--board", board_name, "--max-latency-ms", repr(limit)], repo)
     assert output.strip().splitlines()[-1] == f"best: {hand_pick(swept['rows'], board, limit)}"
     other_core = [r.name for r in experiments(swept) if r.param("board.cpu") != board["cpu"]]
     assert other_core and all(f"{name} (built for" in output for name in other_core)
 
 
 def test_a_latency_limit_nothing_meets_is_an_error(swept):
-    proc = subprocess.run(["python", "-m", "mcuforge.experiments.best", "--board", "qemu_cortex_m3", "--max-latency-ms", "1"],
+    proc = subprocess.run(["python", "-m", "mcuforge.cli", "best", "--board", "qemu_cortex_m3", "--max-latency-ms", "1"],
                           cwd=swept["repo"], env=dvc_env(), capture_output=True, text=True)
     assert proc.returncode == 2 and "error: no experiment fits board qemu_cortex_m3" in proc.stderr
     assert "over: latency +" in proc.stdout
@@ -171,7 +171,7 @@ def test_a_latency_limit_nothing_meets_is_an_error(swept):
 
 def test_apply_puts_the_pick_in_the_workspace(swept):
     repo = swept["repo"]
-    output = run(["python", "-m", "mcuforge.experiments.best", "--board", "qemu_cortex_m3", "--apply"], repo)
+    output = run(["python", "-m", "mcuforge.cli", "best", "--board", "qemu_cortex_m3", "--apply"], repo)
     picked = output.split("best: ")[1].split()[0]
     row = next(r for r in swept["rows"] if r.name == picked)
     assert flatten(yaml.safe_load((repo / "params.yaml").read_text())) == row.params

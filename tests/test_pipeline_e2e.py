@@ -30,7 +30,7 @@ def ran_stages(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("e2e"))
-    run(["python", "-m", "mcuforge.experiments.compose", *TINY], repo)
+    run(["python", "-m", "mcuforge.cli", "compose", *TINY], repo)
     output = run(["dvc", "repro"], repo)
     assert ran_stages(output) == CHAIN
     return repo
@@ -75,7 +75,7 @@ def test_noop_repro_runs_nothing(repo):
 def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
     model = repo / "models/model_int8.tflite"
     before = model.read_bytes()
-    run(["python", "-m", "mcuforge.experiments.compose", *TINY, "quantize.representative_windows=48"], repo)
+    run(["python", "-m", "mcuforge.cli", "compose", *TINY, "quantize.representative_windows=48"], repo)
     ran = ran_stages(run(["dvc", "repro"], repo))
     # codegen and verify follow only if the model's bytes changed (QAT may keep the same model)
     followers = ["codegen", "verify", "firmware"] if model.read_bytes() != before else []
@@ -83,7 +83,7 @@ def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
 
 
 def test_board_param_rebuilds_only_the_firmware(repo):
-    run(["python", "-m", "mcuforge.experiments.compose", *TINY, "quantize.representative_windows=48",
+    run(["python", "-m", "mcuforge.cli", "compose", *TINY, "quantize.representative_windows=48",
          "board=qemu_cortex_m3"], repo)
     assert ran_stages(run(["dvc", "repro"], repo)) == ["firmware"]
     assert report(repo, "firmware")["board"] == "qemu_cortex_m3"
@@ -113,5 +113,5 @@ def test_push_then_pull_restores_data_and_models(repo, tmp_path):
 def test_every_declared_plot_renders_offline(repo):
     """The stages write every plot file dvc.yaml declares; mcuforge.experiments.plots renders each, no warning."""
     declared = [next(iter(plot)) for plot in yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]]
-    output = run(["python", "-m", "mcuforge.experiments.plots", "--format", "svg", "--out", "rendered"], repo)
+    output = run(["python", "-m", "mcuforge.cli", "plots", "--format", "svg", "--out", "rendered"], repo)
     assert sorted(output.split()) == sorted(f"rendered/{plot_id}.svg" for plot_id in declared)

@@ -45,7 +45,7 @@ def project_plot(plot_id: str) -> dict:
 
 
 def render(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcuforge.experiments.plots", *args], cwd=repo, env=tool_env(),
+    return subprocess.run([sys.executable, "-m", "mcuforge.cli", "plots", *args], cwd=repo, env=tool_env(),
                           capture_output=True, text=True, timeout=300)
 
 

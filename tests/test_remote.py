@@ -44,7 +44,7 @@ def pinned(tmp_path_factory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("remote") / "repo")
     make_folder(repo / RAW)
     run(["dvc", "add", RAW], repo)
-    run(["python", "-m", "mcuforge.experiments.compose", "dataset=csv"], repo)
+    run(["python", "-m", "mcuforge.cli", "compose", "dataset=csv"], repo)
     run(["dvc", "repro", "ingest"], repo)
     commit(repo, "pin raw data")
     run(["dvc", "push"], repo)

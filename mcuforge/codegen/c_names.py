@@ -1,7 +1,9 @@
-"""Turn arbitrary model names and labels into valid C identifiers, string literals and comments."""
+"""Turn model names, labels and constants into valid C: identifiers, string literals, comments, floats."""
 from __future__ import annotations
 
 import re
+
+import numpy as np
 
 _C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float
 for goto if inline int long register restrict return short signed sizeof static struct switch typedef
@@ -37,3 +39,11 @@ def c_comment_text(text: str, limit: int = 100) -> str:
     if len(safe) > limit:
         safe = safe[: limit - 3] + "..."
     return safe
+
+
+def c_float_literal(value: float) -> str:
+    """The float32 nearest `value` as a decimal C literal with 9 significant digits (round-trips)."""
+    text = f"{float(np.float32(value)):.9g}"
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text + "f"

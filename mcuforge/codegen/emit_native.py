@@ -14,11 +14,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 
 from mcuforge.atomic import atomic_path
 from mcuforge.codegen.arena_timeline import timeline_rows
-from mcuforge.codegen.c_names import c_comment_text, c_identifier, c_string_literal
+from mcuforge.codegen.c_names import c_comment_text, c_float_literal, c_identifier, c_string_literal
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.lowering import Step, lower_graph
 from mcuforge.codegen.memory_layout import MemoryLayout, build_layout
@@ -40,13 +39,6 @@ def _c_initializer(value) -> str:
     if isinstance(value, (list, tuple)):
         return "{" + ", ".join(_c_initializer(v) for v in value) + "}"
     return _c_int(value)
-
-
-def _c_float(value: float) -> str:
-    text = f"{float(np.float32(value)):.9g}"
-    if "e" not in text and "." not in text:
-        text += ".0"
-    return text + "f"
 
 
 def _array_lines(values: tuple[int, ...], per_line: int = 16) -> str:
@@ -104,9 +96,9 @@ extern "C" {{
 
 #define {m}_INPUT_SIZE {self.input.size}
 #define {m}_OUTPUT_SIZE {self.output.size}
-#define {m}_INPUT_SCALE {_c_float(self.input.scale)}
+#define {m}_INPUT_SCALE {c_float_literal(self.input.scale)}
 #define {m}_INPUT_ZERO_POINT ({self.input.zero_point})
-#define {m}_OUTPUT_SCALE {_c_float(self.output.scale)}
+#define {m}_OUTPUT_SCALE {c_float_literal(self.output.scale)}
 #define {m}_OUTPUT_ZERO_POINT ({self.output.zero_point})
 #define {m}_ARENA_BYTES {max(self.layout.plan.arena_bytes, 1)}
 #define {m}_NUM_LABELS {len(self.labels)}

@@ -19,10 +19,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 from mcuforge.atomic import atomic_path
-from mcuforge.codegen.c_names import c_identifier, c_string_literal
+from mcuforge.codegen.c_names import c_float_literal, c_identifier, c_string_literal
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.tflm_model import load_model, model_io, model_ops, resolver_methods
 
@@ -36,13 +34,6 @@ _ERRORS = (("ERR_NULL", -1, "a required pointer is NULL"),
            ("ERR_ARENA", -103, "AllocateTensors failed: the arena is too small"),
            ("ERR_IO", -104, "the interpreter's input/output tensors differ from this header"),
            ("ERR_INVOKE", -105, "Invoke failed"))
-
-
-def _c_float(value: float) -> str:
-    text = f"{float(np.float32(value)):.9g}"
-    if "e" not in text and "." not in text:
-        text += ".0"
-    return text + "f"
 
 
 def _byte_lines(data: bytes, per_line: int = 16) -> str:
@@ -130,9 +121,9 @@ extern "C" {{
 #define {m}_BACKEND_TFLM 1
 #define {m}_INPUT_SIZE {io["input"]["size"]}
 #define {m}_OUTPUT_SIZE {io["output"]["size"]}
-#define {m}_INPUT_SCALE {_c_float(io["input"]["scale"])}
+#define {m}_INPUT_SCALE {c_float_literal(io["input"]["scale"])}
 #define {m}_INPUT_ZERO_POINT ({io["input"]["zero_point"]})
-#define {m}_OUTPUT_SCALE {_c_float(io["output"]["scale"])}
+#define {m}_OUTPUT_SCALE {c_float_literal(io["output"]["scale"])}
 #define {m}_OUTPUT_ZERO_POINT ({io["output"]["zero_point"]})
 #define {m}_ARENA_BYTES {arena}
 #define {m}_TFLITE_LEN {n_bytes}

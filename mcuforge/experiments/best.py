@@ -1,6 +1,6 @@
 """Best under budget: the most accurate experiment that fits a board, from `dvc exp show --json`.
 
-    python -m mcuforge.experiments.best --board nrf52840dk [--max-latency-ms 25] [--all-commits] [--apply]
+    mcuforge best --board nrf52840dk [--max-latency-ms 25] [--all-commits] [--apply]
 
 Reads every finished experiment of the HEAD baseline (all commits with --all-commits), the baseline
 itself and the workspace (when it differs from the baseline). Per row: accuracy = the device
@@ -20,7 +20,6 @@ bytes, `*` on the Pareto front of accuracy vs flash and RAM) and the pick; --app
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import yaml
 from mcuforge.experiments import ranking
 from mcuforge.firmware.budgets import budgets
 from mcuforge.experiments.dvc_cli import exp_show, run_dvc
-from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.errors import McuforgeError
 from mcuforge.experiments.runs import ExperimentRow, experiment_rows
 
 BOARDS_DIR = Path("conf/board")
@@ -109,21 +108,15 @@ def apply(chosen: Entry, cwd: Path) -> str:
            f"dvc.lock and outputs are in the workspace"
 
 
-@stage_main
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--board", required=True, help="a config in conf/board/, e.g. nrf52840dk")
-    parser.add_argument("--max-latency-ms", type=float, default=None,
-                        help="also require latency (instructions / clock) <= this, where known")
-    parser.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only HEAD")
-    parser.add_argument("--apply", action="store_true", help="`dvc exp apply` the pick")
-    args = parser.parse_args()
-
-    board = load_board(args.board)
+def pick_best(board_name: str, max_latency_ms: float | None = None, all_commits: bool = False,
+              apply_pick: bool = False, cwd: Path | None = None) -> None:
+    """Print the ranked table for board_name and the pick; `dvc exp apply` it with apply_pick."""
+    cwd = Path.cwd() if cwd is None else cwd
+    board = load_board(board_name)
     cpu, clock_hz = str(board["cpu"]), int(board["clock_hz"])
     flash_budget, ram_budget = budgets(board)
-    budget = ranking.Budget(flash_budget, ram_budget, clock_hz, args.max_latency_ms)
-    rows = comparable_rows(experiment_rows(exp_show(Path.cwd(), args.all_commits)))
+    budget = ranking.Budget(flash_budget, ram_budget, clock_hz, max_latency_ms)
+    rows = comparable_rows(experiment_rows(exp_show(cwd, all_commits)))
     entries, skipped = {}, []
     for row, label in zip(rows, labels(rows)):
         found = entry(row, label, cpu)
@@ -132,8 +125,8 @@ def main() -> None:
         else:
             entries[label] = found
     ranked = ranking.rank([e.candidate for e in entries.values()], budget)
-    limit = "" if args.max_latency_ms is None else f", latency <= {args.max_latency_ms:g} ms"
-    print(f"board {args.board}: {cpu} at {clock_hz / 1e6:g} MHz; budget flash {flash_budget:,} B, "
+    limit = "" if max_latency_ms is None else f", latency <= {max_latency_ms:g} ms"
+    print(f"board {board_name}: {cpu} at {clock_hz / 1e6:g} MHz; budget flash {flash_budget:,} B, "
           f"RAM {ram_budget:,} B (board size - reserve){limit}")
     if ranked:
         print(table(ranked, entries))
@@ -144,12 +137,9 @@ def main() -> None:
         print("not compared: " + "; ".join(skipped))
     chosen = ranking.best(ranked)
     if chosen is None:
-        raise McuforgeError(f"no experiment fits board {args.board} ({len(ranked)} compared): raise "
+        raise McuforgeError(f"no experiment fits board {board_name} ({len(ranked)} compared): raise "
                             f"prune.sparsity, choose a smaller model.student, relax --max-latency-ms or another board")
     print(f"best: {chosen.candidate.name}")
-    if args.apply:
-        print(apply(entries[chosen.candidate.name], Path.cwd()))
+    if apply_pick:
+        print(apply(entries[chosen.candidate.name], cwd))
 
-
-if __name__ == "__main__":
-    main()

@@ -1,15 +1,14 @@
 """Compose conf/ into params.yaml exactly as `dvc exp run` does (DVC's own Hydra helper).
 
-    python -m mcuforge.experiments.compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.sparsity=0.8
+    mcuforge compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.sparsity=0.8
 
 Plain `dvc repro` reads only params.yaml, so run this after editing conf/ and commit the result.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.errors import McuforgeError
 
 CONF_DIR = Path("conf")
 
@@ -26,13 +25,3 @@ def compose(output: str | Path = "params.yaml", overrides: list[str] | None = No
         compose_and_dump(output, str(conf_dir), None, "config", str(conf_dir), list(overrides or []))
     except HydraException as err:
         raise McuforgeError(f"conf/: {err}") from err
-
-
-@stage_main
-def main() -> None:
-    compose("params.yaml", sys.argv[1:])
-    print("params.yaml composed from conf/")
-
-
-if __name__ == "__main__":
-    main()

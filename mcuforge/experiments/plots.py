@@ -1,6 +1,6 @@
 """Render the plots dvc.yaml declares to PNG or SVG files, offline.
 
-    python -m mcuforge.experiments.plots [--out DIR] [--format png|svg] [--plot ID ...] [--experiments] [REV ...]
+    mcuforge plots [--out DIR] [--format png|svg] [--plot ID ...] [--experiments] [REV ...]
 
 `dvc plots show`'s HTML loads Vega from a CDN and renders blank offline. This asks DVC for the
 filled Vega-Lite specs (`dvc plots show --json` for the workspace, `dvc plots diff --json REV...`
@@ -13,7 +13,6 @@ others with a warning; no data at all is an error naming the missing files.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from mcuforge import atomic
 from mcuforge.experiments.dvc_cli import run_dvc
-from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.errors import McuforgeError
 
 FORMATS = ("png", "svg")
 
@@ -112,22 +111,9 @@ def render_plots(out: Path, fmt: str, revs: list[str], plot_ids: list[str], scal
     return written
 
 
-@stage_main
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("revs", nargs="*", metavar="REV", help="revisions to overlay (default: the workspace)")
-    parser.add_argument("--out", default="dvc_plots", help="output folder (default: dvc_plots)")
-    parser.add_argument("--format", default="png", choices=FORMATS)
-    parser.add_argument("--plot", action="append", default=[], metavar="ID", help="only this plot id (repeatable)")
-    parser.add_argument("--experiments", action="store_true", help="overlay HEAD and its experiments")
-    parser.add_argument("--scale", type=float, default=2.0, help="PNG pixels per CSS pixel (default 2)")
-    args = parser.parse_args(argv)
-    if args.experiments and args.revs:
+def plot_files(revs: list[str], out: Path, fmt: str = "png", plot_ids: list[str] = (),
+               experiments: bool = False, scale: float = 2.0) -> list[Path]:
+    """Render the declared plots of revs (or of HEAD and its experiments) into out; the files written."""
+    if experiments and revs:
         raise McuforgeError("give either --experiments or REVs, not both")
-    revs = experiment_revs() if args.experiments else args.revs
-    for path in render_plots(Path(args.out), args.format, revs, args.plot, args.scale):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()
+    return render_plots(Path(out), fmt, experiment_revs() if experiments else list(revs), list(plot_ids), scale)

@@ -1,6 +1,6 @@
 """Hydra sweeps as DVC experiments: every job of a Hydra (multi)run becomes one `dvc exp run`.
 
-    python -m mcuforge.experiments.sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.sparsity=0.5,0.8 \\
+    mcuforge sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.sparsity=0.5,0.8 \\
         hydra/launcher=joblib hydra.launcher.n_jobs=2
 
 A Hydra app on the project's conf/ (run from the project root), so overrides are checked against
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mcuforge import atomic
 from mcuforge.experiments.dvc_cli import run_dvc
-from mcuforge.errors import McuforgeError, stage_main
+from mcuforge.errors import McuforgeError
 
 SWEEPS_DIR = Path(".dvc/tmp/sweeps")
 RECORD = "experiment.json"
@@ -82,21 +82,21 @@ def hydra_argv(argv: list[str], sweep_dir: Path) -> list[str]:
     """The user's Hydra arguments, with Hydra's output dirs set to sweep_dir (where records are read)."""
     for arg in argv:
         if re.match(r"hydra\.(run|sweep)\.dir=|hydra\.job\.chdir=", arg):
-            raise McuforgeError(f"`{arg}`: mcuforge.experiments.sweep sets Hydra's output dirs itself "
+            raise McuforgeError(f"`{arg}`: mcuforge sweep sets Hydra's output dirs itself "
                                 f"({SWEEPS_DIR}/<time>/); drop this override")
     return [*argv, f"hydra.run.dir='{sweep_dir}'", f"hydra.sweep.dir='{sweep_dir}'", "hydra.job.chdir=false"]
 
 
-@stage_main
-def main() -> None:
+def run_sweep(hydra_args: list[str]) -> None:
+    """Run the Hydra (multi)run given by hydra_args (as on Hydra's command line), one DVC experiment per job."""
     import hydra
 
     root = Path.cwd()
     for required in ("conf/config.yaml", "dvc.yaml"):
         if not (root / required).exists():
-            raise McuforgeError(f"{root / required} not found: run `python -m mcuforge.experiments.sweep` from the project root")
+            raise McuforgeError(f"{root / required} not found: run `mcuforge sweep` from the project root")
     sweep_dir = root / SWEEPS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    sys.argv = [sys.argv[0], *hydra_argv(sys.argv[1:], sweep_dir)]
+    sys.argv = ["mcuforge sweep", *hydra_argv(list(hydra_args), sweep_dir)]
     app = hydra.main(config_path=str(root / "conf"), config_name="config", version_base="1.3")(run_experiment)
     app()
     records = collect(sweep_dir)
@@ -108,8 +108,5 @@ def main() -> None:
         raise McuforgeError(f"{len(failed)} of {len(records)} experiments failed; dvc's output: "
                             + ", ".join(r["log"] for r in failed))
     print(f"experiments: {len(records)}; compare them with `dvc exp show` (README: Experiments), "
-          f"pick one with `python -m mcuforge.experiments.best --board <board>`")
+          f"pick one with `mcuforge best --board <board>`")
 
-
-if __name__ == "__main__":
-    main()

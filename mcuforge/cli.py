@@ -1,0 +1,169 @@
+"""The `mcuforge` command: one front door to what users run by hand around `dvc repro`.
+
+    mcuforge --help            every subcommand;  mcuforge <command> --help   its options
+
+The DVC stages themselves stay `python -m stages.<name>` (dvc.yaml runs them). Run from the
+project root. Bad input is one line `error: ...` naming the fix, exit 2 (Hydra's own override
+errors keep Hydra's message and exit 1); `doctor` exits 1 when the default `dvc repro` cannot run.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import click
+
+from mcuforge.errors import McuforgeError
+
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def one_line_errors(func):
+    """An McuforgeError becomes `error: <message>` on stderr and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except McuforgeError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mcuforge")
+def cli() -> None:
+    """mcuforge: sensor recordings -> int8 model -> C -> firmware, one `dvc repro`.
+
+    Run `dvc repro` for the chain itself; these commands compose configs, sweep and compare
+    experiments, render plots, run benchmarks and check the machine.
+    """
+
+
+@cli.command()
+@click.argument("overrides", nargs=-1)
+@one_line_errors
+def compose(overrides: tuple[str, ...]) -> None:
+    """Compose params.yaml from conf/ with Hydra OVERRIDES (what plain `dvc repro` reads).
+
+    Example: mcuforge compose board=qemu_cortex_m3 features=spectral prune.sparsity=0.8
+    """
+    from mcuforge.experiments.compose import compose as compose_params
+
+    compose_params("params.yaml", list(overrides))
+    click.echo("params.yaml composed from conf/" + (f" with {' '.join(overrides)}" if overrides else ""))
+
+
+@cli.command(context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("hydra_args", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def sweep(hydra_args: tuple[str, ...]) -> None:
+    """A Hydra (multi)run over conf/, each job one DVC experiment (args go to Hydra).
+
+    Example: mcuforge sweep --multirun 'prune.sparsity=0.5,0.8' hydra/launcher=joblib
+    hydra.launcher.n_jobs=2. Ends with a table; exit 2 if any experiment failed.
+    """
+    from mcuforge.experiments.sweep import run_sweep
+
+    if set(hydra_args) & {"-h", "--help"}:
+        click.echo(click.get_current_context().get_help())
+        return
+    run_sweep(list(hydra_args))
+
+
+@cli.command()
+@click.option("--board", required=True, help="a config in conf/board/, e.g. nrf52840dk")
+@click.option("--max-latency-ms", type=float, default=None,
+              help="also require latency (instructions / clock) <= this, where known")
+@click.option("--all-commits", is_flag=True, help="experiments of every commit, not only HEAD")
+@click.option("--apply", "apply_pick", is_flag=True, help="`dvc exp apply` the pick")
+@one_line_errors
+def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick: bool) -> None:
+    """The most accurate experiment that fits BOARD's flash/RAM budget (exit 2 if none fits)."""
+    from mcuforge.experiments.best import pick_best
+
+    pick_best(board, max_latency_ms, all_commits, apply_pick)
+
+
+@cli.command()
+@click.argument("revs", nargs=-1, metavar="[REV]...")
+@click.option("--out", default="dvc_plots", show_default=True, type=click.Path(path_type=Path),
+              help="output folder")
+@click.option("--format", "fmt", default="png", show_default=True, type=click.Choice(["png", "svg"]))
+@click.option("--plot", "plot_ids", multiple=True, metavar="ID", help="only this plot id (repeatable)")
+@click.option("--experiments", is_flag=True, help="overlay HEAD and its experiments")
+@click.option("--scale", type=float, default=2.0, show_default=True, help="PNG pixels per CSS pixel")
+@one_line_errors
+def plots(revs: tuple[str, ...], out: Path, fmt: str, plot_ids: tuple[str, ...], experiments: bool,
+          scale: float) -> None:
+    """Render the plots dvc.yaml declares to PNG/SVG offline (REVs overlay revisions)."""
+    from mcuforge.experiments.plots import plot_files
+
+    for path in plot_files(list(revs), out, fmt, list(plot_ids), experiments, scale):
+        click.echo(str(path))
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmark drivers (benchmarks/*.py); each writes reports/bench_<name>.json."""
+
+
+def _run_benchmark(name: str, args: tuple[str, ...]) -> None:
+    script = Path.cwd() / "benchmarks" / f"{name}.py"
+    if not script.is_file():
+        raise McuforgeError(f"{script} not found: run `mcuforge bench {name}` from the project root")
+    spec = importlib.util.spec_from_file_location(f"mcuforge_bench_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(list(args), prog=f"mcuforge bench {name}")
+
+
+@bench.command("codegen", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def bench_codegen(args: tuple[str, ...]) -> None:
+    """Native codegen vs TFLite Micro on Cortex-M3/M4 under QEMU (--help: its options)."""
+    _run_benchmark("codegen", args)
+
+
+@bench.command("crossval", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def bench_crossval(args: tuple[str, ...]) -> None:
+    """Subject-grouped k-fold cross-validation of the chain through int8 (--help: its options)."""
+    _run_benchmark("crossval", args)
+
+
+@cli.command()
+def doctor() -> None:
+    """What is installed and what is missing, each with the command that fixes it.
+
+    Exit 1 when the default `dvc repro` cannot run; the Zephyr lines are informative.
+    """
+    from mcuforge.doctor import chain_can_run, report_lines, run_checks
+
+    checks = run_checks(Path.cwd())
+    click.echo("\n".join(report_lines(checks)))
+    if not chain_can_run(checks):
+        sys.exit(1)
+
+
+@cli.command()
+@one_line_errors
+def zephyr() -> None:
+    """The Zephyr workspace found (west topdir / ZEPHYR_BASE), version, modules, toolchain."""
+    from mcuforge.firmware.zephyr_workspace import describe, find_workspace
+
+    click.echo("\n".join(describe(find_workspace(Path.cwd()))))
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="mcuforge")
+
+
+if __name__ == "__main__":
+    main()
