@@ -78,7 +78,7 @@ def main() -> None:
             report = tflm(model, labels, name, require(cfg, "arena_margin_bytes", "codegen"), tmp)
     atomic.write_csv(ARENA_TIMELINE, TIMELINE_COLUMNS, report.pop("arena_timeline"))
     atomic.write_json(REPORT, {"backend": backend, "model_bytes": len(model), **report})
-    print(f"codegen ({backend}): {OUT_DIR}/ {', '.join(report['files'])}; arena {report['arena_bytes']} bytes")
+    print(f"codegen ({backend}): {OUT_DIR}/ {', '.join(report['files'])}; arena {report['arena_bytes']:,} bytes")
 
 
 if __name__ == "__main__":

@@ -35,27 +35,32 @@ def main() -> None:
                             f"distill.max_param_ratio={cfg['max_param_ratio']}: make the student smaller")
     targets = training.distillation_targets(teacher, data)
 
-    def train_student(alpha: float):
+    def train_student(alpha: float, label: str):
         keras.utils.set_random_seed(params["seed"])
         student = new_student()
         history = training.fit(tf, keras, student, (data.train.x, targets["train"]),
                                (data.val.x, targets["val"]), cfg,
-                               distillation_loss(tf, cfg["temperature"], alpha))
+                               distillation_loss(tf, cfg["temperature"], alpha), label=label)
         return student, history
 
-    student, history = train_student(cfg["alpha"])
-    alone, _ = train_student(0.0)
+    student, history = train_student(cfg["alpha"], "distill")
+    alone, _ = train_student(0.0, "no-teacher")
 
     training.save_weights("models/student.npz", student)
     training.write_history_csv("reports/plots/distill_history.csv", history)
-    atomic.write_json("reports/distill.json", {
+    report = {
         "params": int(student.count_params()),
         "param_ratio": round(ratio, 4),
         "epochs": len(history),
         "test_accuracy": training.accuracy(student, data.test.x, data.test.y),
         "test_accuracy_no_teacher": training.accuracy(alone, data.test.x, data.test.y),
         "teacher_test_accuracy": training.accuracy(teacher, data.test.x, data.test.y),
-    })
+    }
+    atomic.write_json("reports/distill.json", report)
+    print(f"distill: student {report['params']:,} params ({ratio:.2f}x the teacher), "
+          f"{report['epochs']} epochs, test accuracy {report['test_accuracy']:.3f} (without the "
+          f"teacher {report['test_accuracy_no_teacher']:.3f}, teacher "
+          f"{report['teacher_test_accuracy']:.3f}) -> models/student.npz")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def main() -> None:
     with atomic_path(TABLE) as tmp:
         write_parquet(table, tmp)
     write_json(REPORT, report)
-    print(f"ingest: {report['rows']} rows, {report['recordings']} recordings, "
+    print(f"ingest: {report['rows']:,} rows, {report['recordings']} recordings, "
           f"{report['subjects']} subjects -> {TABLE}")
     for finding in report["findings"]:
         print(f"  note: {finding}")

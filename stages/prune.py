@@ -36,16 +36,21 @@ def main() -> None:
     wrapped = wrap_for_pruning(keras, tfmot, models["student"], cfg, steps_per_epoch)
     training.fit(tf, keras, wrapped, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
                  {**cfg, "patience": None}, distillation_loss(tf, distill["temperature"], distill["alpha"]),
-                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False)
+                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False,
+                 label="prune")
     pruned = tfmot.sparsity.keras.strip_pruning(wrapped)
 
     training.save_weights("models/pruned.npz", pruned)
-    atomic.write_json("reports/prune.json", {
+    report = {
         "sparsity": round(kernel_sparsity(keras, pruned), 6),
         "target_sparsity": cfg["sparsity"],
         "test_accuracy": training.accuracy(pruned, data.test.x, data.test.y),
         "student_test_accuracy": student_accuracy,
-    })
+    }
+    atomic.write_json("reports/prune.json", report)
+    print(f"prune: sparsity {report['sparsity']:.3f} (target {cfg['sparsity']:g}), test accuracy "
+          f"{report['test_accuracy']:.3f} (student before pruning {student_accuracy:.3f}) "
+          "-> models/pruned.npz")
 
 
 if __name__ == "__main__":

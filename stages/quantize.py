@@ -46,7 +46,8 @@ def main() -> None:
         targets = training.distillation_targets(models["teacher"], data)
         training.fit(tf, keras, qat, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
                      {"lr": cfg["qat_lr"], "epochs": cfg["qat_epochs"], "batch_size": 64},
-                     distillation_loss(tf, distill["temperature"], distill["alpha"]), early_stopping=False)
+                     distillation_loss(tf, distill["temperature"], distill["alpha"]), early_stopping=False,
+                     label="qat")
         candidates["qat"] = convert_int8(tf, qat, representative)
         accuracies["qat"] = int8_accuracy(candidates["qat"])
     method = max(accuracies, key=lambda name: (accuracies[name], name == "ptq"))
@@ -56,7 +57,7 @@ def main() -> None:
     atomic.write_text("reports/plots/confusion_int8.csv", "actual,predicted\n" + "".join(
         f"{data.labels[a]},{data.labels[p]}\n" for a, p in zip(data.test.y, predicted)))
     arena = probe_arena_bytes("models/model_int8.tflite")
-    atomic.write_json("reports/quantize.json", {
+    report = {
         "method": method,
         "test_accuracy_float": float_accuracy,
         "test_accuracy_int8": accuracies[method],
@@ -65,7 +66,11 @@ def main() -> None:
         "tflite_bytes": len(candidates[method]),
         "arena_bytes": arena["minimal"] + cfg["arena_margin"],
         "arena_allocated_bytes": arena["allocated"],
-    })
+    }
+    atomic.write_json("reports/quantize.json", report)
+    print(f"quantize ({method}): int8 test accuracy {report['test_accuracy_int8']:.3f} (float "
+          f"{float_accuracy:.3f}, drop {report['int8_drop']:.3f}), {report['tflite_bytes']:,} bytes "
+          f"of .tflite, arena {report['arena_bytes']:,} bytes -> models/model_int8.tflite")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,16 @@ def main() -> None:
     with atomic_path(SPLIT_TABLE) as tmp:
         write_parquet(result, tmp)
     write_json(REPORT, report)
-    sizes = ", ".join(f"{name} {c['groups']} groups/{c['rows']} rows"
-                      for name, c in report["counts"].items())
-    print(f"split by {spec.group_by}: {sizes} -> {SPLIT_TABLE}")
+    chosen = report["chosen"]
+    print(f"split by {spec.group_by}: {chosen['method']}, seed {spec.seed} took rank "
+          f"{chosen['rank']} of {chosen['near_optimal']} near-optimal assignment(s) (score "
+          f"{chosen['score']:.4f}, best {chosen['best_score']:.4f}, tolerance {spec.tolerance:g}, "
+          f"{chosen['candidates_evaluated']:,} scored) -> {SPLIT_TABLE}")
+    for name, count in report["counts"].items():
+        shown = report["groups"][name]
+        listed = ", ".join(shown[:12]) + (f", ... ({len(shown)})" if len(shown) > 12 else "")
+        plural = "" if count["groups"] == 1 else "s"
+        print(f"  {name:5s} {count['groups']} group{plural}, {count['rows']:,} rows: {listed}")
 
 
 if __name__ == "__main__":

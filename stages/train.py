@@ -30,12 +30,16 @@ def main() -> None:
 
     training.save_weights("models/teacher.npz", teacher)
     training.write_history_csv("reports/plots/train_history.csv", history)
-    atomic.write_json("reports/train.json", {
+    report = {
         "params": int(teacher.count_params()),
         "epochs": len(history),
         "val_accuracy": training.accuracy(teacher, data.val.x, data.val.y),
         "test_accuracy": training.accuracy(teacher, data.test.x, data.test.y),
-    })
+    }
+    atomic.write_json("reports/train.json", report)
+    print(f"train: teacher {report['params']:,} params, {report['epochs']} epochs, val accuracy "
+          f"{report['val_accuracy']:.3f}, test accuracy {report['test_accuracy']:.3f} "
+          "-> models/teacher.npz")
 
 
 if __name__ == "__main__":

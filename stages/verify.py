@@ -66,8 +66,15 @@ def main() -> None:
         print(f"verify: {report['c_check']}")
     else:
         print(f"verify ({report['checked_backend']} C): {report['logits_exact']}/{report['windows']} windows with "
-              f"bit-identical logits, agreement {report['agreement']}, accuracy {report['accuracy_int8_c']}")
+              f"bit-identical logits, agreement {three(report['agreement'])}, accuracy "
+              f"{three(report['accuracy_int8_c'])}")
     print(f"verify: features {report['features_check']}")
+
+
+
+def three(value) -> str:
+    """A fraction to 3 decimals for the console (the JSON report keeps full precision)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":

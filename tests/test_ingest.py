@@ -175,6 +175,33 @@ def test_bad_dataset_params_are_errors(tmp_path):
         read_dataset(dataset_spec(csv_params(tmp_path, source="excel")))
 
 
+@pytest.mark.parametrize("groups, expected", [
+    ([["acc_x", "acc_y", "acc_z"], ["gyr_x", "gyr_y", "gyr_z"]],
+     "entry ['gyr_x', 'gyr_y', 'gyr_z'] names channel 'gyr_x', which is not in dataset.channels "
+     "['acc_x', 'acc_y', 'acc_z']"),
+    ([["acc_x", "acc_y"]], "entry ['acc_x', 'acc_y'] must list 3 distinct channels"),
+    ([["acc_x", "acc_x", "acc_y"]], "must list 3 distinct channels"),
+    ("acc_x", "dataset.vector_groups must be a list"),
+])
+def test_vector_groups_must_name_known_channels(tmp_path, groups, expected):
+    with pytest.raises(McuforgeError) as err:
+        dataset_spec(csv_params(tmp_path, vector_groups=groups))
+    assert expected in str(err.value)
+    assert dataset_spec(csv_params(tmp_path, vector_groups=[["acc_z", "acc_x", "acc_y"]]))
+    assert dataset_spec(csv_params(tmp_path, vector_groups=[]))
+
+
+def test_stage_rejects_vector_group_with_unknown_channel(tmp_path):
+    project = project_dir(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["dataset"]["vector_groups"] = [["acc_x", "acc_y", "mag_z"]]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run_stage(project)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "'mag_z'" in result.stderr and "dataset.vector_groups" in result.stderr
+    assert not (project / "data" / "ingested.parquet").exists()
+
+
 # ---- the stage as a subprocess: exit 2, one line, nothing written, old output untouched -----
 
 def run_stage(cwd: Path) -> subprocess.CompletedProcess:

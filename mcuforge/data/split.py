@@ -2,12 +2,18 @@
 
 Groups (subjects or recordings) never straddle two splits. How many groups each split gets
 comes from the fractions by `groups_per_split` (largest remainder, every split at least one
-group). Which groups go where: N_CANDIDATES seeded random assignments are scored and the one
-whose per-split label distribution (in rows) is closest to the overall one wins, among those
-that put every class (every name in dataset.labels) in every split.
+group), or from the lengths of split.test_groups / split.val_groups when the user names them.
+Which groups go where: every assignment of the free groups (or, when there are more than
+N_CANDIDATES, that many random ones drawn with SEARCH_SEED) is scored by how far each split's
+label distribution (in rows) is from the overall one; assignments that miss a class (a name in
+dataset.labels) in some split are out. The assignments within split.tolerance of the best score
+are the near-optimal pool, ranked by score; split.seed = k takes the k-th of them (0: the best,
+wrapping around past the last), so different seeds give different, equally honest splits.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +24,9 @@ from mcuforge.data.ingest.table import channels_of
 
 SPLITS = ("train", "val", "test")
 GROUP_BY = ("subject", "recording")
-N_CANDIDATES = 20_000        # seeded random assignments evaluated (~0.2 s for 140 groups)
+EXPLICIT = {"val": "val_groups", "test": "test_groups"}   # split -> its split.<key> of named groups
+N_CANDIDATES = 20_000        # assignments scored at most (~0.2 s for 140 groups)
+SEARCH_SEED = 0              # draws the candidates when they cannot all be enumerated
 BATCH = 250                  # candidates scored at once (bounds memory)
 TIE_ORDER = ("test", "val", "train")   # who gets a leftover group when remainders tie
 ROUNDING = ("largest remainder: each split gets floor(fraction x groups), at least 1; leftover "
@@ -34,6 +42,8 @@ class SplitSpec:
     group_by: str
     seed: int
     labels: tuple[str, ...]
+    tolerance: float = 0.01
+    named: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (split, groups) for split.*_groups
 
 
 def split_spec(params: dict) -> SplitSpec:
@@ -42,7 +52,7 @@ def split_spec(params: dict) -> SplitSpec:
     if not isinstance(section, dict):
         raise McuforgeError("params.yaml: missing `split` section; compose it with "
                             "`python -m mcuforge.experiments.compose`")
-    for key in (*SPLITS, "group_by", "seed"):
+    for key in (*SPLITS, "group_by", "seed", "tolerance", *EXPLICIT.values()):
         if key not in section:
             raise McuforgeError(f"params.yaml: missing `split.{key}`; add it to conf/split/ and "
                                 "recompose with `python -m mcuforge.experiments.compose`")
@@ -62,11 +72,38 @@ def split_spec(params: dict) -> SplitSpec:
     seed = section["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise McuforgeError(f"params.yaml: split.seed must be a non-negative integer, got {seed!r}")
+    tolerance = section["tolerance"]
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0:
+        raise McuforgeError(f"params.yaml: split.tolerance must be a number >= 0 (how much worse "
+                            f"than the best score a chosen split may be), got {tolerance!r}")
     labels = (params.get("dataset") or {}).get("labels")
     if not isinstance(labels, list) or not labels:
         raise McuforgeError(f"params.yaml: dataset.labels must list the classes, got {labels!r}")
     return SplitSpec({k: float(v) for k, v in fractions.items()}, section["group_by"], seed,
-                     tuple(labels))
+                     tuple(labels), float(tolerance), named_groups(section))
+
+
+def named_groups(section: dict) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """split.val_groups / split.test_groups: null, or a non-empty list of distinct group ids."""
+    named = []
+    for split, key in EXPLICIT.items():
+        value = section[key]
+        if value is None:
+            continue
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(g, (str, int)) and not isinstance(g, bool) for g in value)):
+            raise McuforgeError(f"params.yaml: split.{key} must be null or a non-empty list of "
+                                f"group ids (e.g. [s01, s02]), got {value!r}")
+        ids = tuple(str(g) for g in value)
+        repeated = sorted({g for g in ids if ids.count(g) > 1})
+        if repeated:
+            raise McuforgeError(f"params.yaml: split.{key} lists {repeated} more than once")
+        named.append((split, ids))
+    if len(named) == 2 and set(named[0][1]) & set(named[1][1]):
+        both = sorted(set(named[0][1]) & set(named[1][1]))
+        raise McuforgeError(f"params.yaml: groups {both} are in both split.val_groups and "
+                            "split.test_groups; a group can be in one split only")
+    return tuple(named)
 
 
 def groups_per_split(n_groups: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -87,42 +124,114 @@ def groups_per_split(n_groups: int, fractions: dict[str, float]) -> dict[str, in
     return counts
 
 
-def choose_assignment(group_label_rows: np.ndarray, sizes: dict[str, int], seed: int,
-                      classes: list[str], groups: list[str]) -> np.ndarray:
-    """Split index (into SPLITS) per group: the best of N_CANDIDATES seeded random assignments.
+def candidates(n_free: int, free_sizes: list[int]) -> tuple[np.ndarray, bool]:
+    """Split index per free group, one row per candidate: all distinct assignments with these
+    sizes if there are at most N_CANDIDATES (then True), else N_CANDIDATES random ones drawn
+    with SEARCH_SEED (then False)."""
+    total, left = 1, n_free
+    for size in free_sizes[1:]:
+        total, left = total * math.comb(left, size), left - size
+    if total > N_CANDIDATES:
+        template = np.repeat(np.arange(len(SPLITS), dtype=np.int8), free_sizes)
+        rng = np.random.default_rng(SEARCH_SEED)
+        return np.stack([template[rng.permutation(n_free)] for _ in range(N_CANDIDATES)]), False
+    rows = []
+    for val in itertools.combinations(range(n_free), free_sizes[1]):
+        rest = [g for g in range(n_free) if g not in val]
+        for test in itertools.combinations(rest, free_sizes[2]):
+            row = np.zeros(n_free, np.int8)
+            row[list(val)], row[list(test)] = 1, 2
+            rows.append(row)
+    return np.stack(rows), True
 
-    `group_label_rows[g, c]` is the number of rows of class c in group g. Score = sum over
-    splits of the total-variation distance between the split's label distribution and the
-    overall one. Candidates missing a class in a split are rejected; the first best wins.
+
+def score_assignments(batch: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(score, rows per split and class) of each candidate row; score = sum over splits of the
+    total-variation distance of the split's label distribution from the overall one, inf when a
+    class is missing from a split."""
+    overall = weights.sum(axis=0) / weights.sum()
+    split_rows = np.stack([(batch == i) @ weights for i in range(len(SPLITS))], axis=1)
+    distribution = split_rows / np.maximum(split_rows.sum(axis=2, keepdims=True), 1)
+    score = 0.5 * np.abs(distribution - overall).sum(axis=(1, 2))
+    score[(split_rows == 0).any(axis=(1, 2))] = np.inf
+    return score, split_rows
+
+
+def choose_assignment(group_label_rows: np.ndarray, sizes: dict[str, int], spec: SplitSpec,
+                      classes: list[str], groups: list[str]) -> tuple[np.ndarray, dict]:
+    """Split index (into SPLITS) per group, and how it was chosen (for the report).
+
+    `group_label_rows[g, c]` is the number of rows of class c in group g. Groups named in
+    split.*_groups are fixed; the others are searched (module docstring).
     """
-    n_groups = len(group_label_rows)
-    template = np.repeat(np.arange(len(SPLITS), dtype=np.int8), [sizes[name] for name in SPLITS])
-    overall = group_label_rows.sum(axis=0) / group_label_rows.sum()
+    fixed = np.full(len(groups), -1, np.int8)
+    for split, ids in spec.named:
+        fixed[[[str(g) for g in groups].index(g) for g in ids]] = SPLITS.index(split)
+    for split, ids in spec.named:
+        missing = np.flatnonzero(group_label_rows[fixed == SPLITS.index(split)].sum(axis=0) == 0)
+        if len(missing):
+            holders = [g for g, n in zip(groups, group_label_rows[:, missing[0]]) if n]
+            raise McuforgeError(f"class {classes[missing[0]]!r} has no rows in split {split!r} "
+                                f"(split.{EXPLICIT[split]}={list(ids)}); add one of the groups that "
+                                f"hold it, {holders[:10]}, to split.{EXPLICIT[split]}")
+    free = np.flatnonzero(fixed < 0)
+    free_sizes = [sizes[name] - int(np.sum(fixed == i)) for i, name in enumerate(SPLITS)]
     weights = group_label_rows.astype(np.float64)
-    rng = np.random.default_rng(seed)
-    best, best_score, fewest_missing = None, np.inf, None
-    for start in range(0, N_CANDIDATES, BATCH):
-        batch = np.stack([template[rng.permutation(n_groups)]
-                          for _ in range(min(BATCH, N_CANDIDATES - start))])   # (cand, group)
-        split_rows = np.stack([(batch == i) @ weights for i in range(len(SPLITS))], axis=1)
-        distribution = split_rows / np.maximum(split_rows.sum(axis=2, keepdims=True), 1)
-        score = 0.5 * np.abs(distribution - overall).sum(axis=(1, 2))   # (cand,)
-        missing = (split_rows == 0).sum(axis=(1, 2))
-        score[missing > 0] = np.inf
-        if score.min() < best_score:
-            best_score, best = score.min(), batch[int(np.argmin(score))]
-        if fewest_missing is None or missing.min() < fewest_missing[0]:
-            fewest_missing = (missing.min(), split_rows[int(np.argmin(missing))])
-    if best is None:
-        split_index, class_index = np.argwhere(fewest_missing[1] == 0)[0]
-        holders = [g for g, n in zip(groups, group_label_rows[:, class_index]) if n]
-        raise McuforgeError(
-            f"no grouping puts every class in every split: in the closest of {N_CANDIDATES} seeded "
-            f"assignments of {n_groups} groups ({sizes}), class {classes[class_index]!r} is missing "
-            f"from split {SPLITS[split_index]!r} (the class occurs only in {len(holders)} group(s): "
-            f"{holders[:10]}). Try split.group_by=recording, other split fractions, or more data "
-            "for that class")
-    return best
+    pool, exhaustive = candidates(len(free), free_sizes)
+    full = np.repeat(fixed[np.newaxis], len(pool), axis=0)
+    full[:, free] = pool
+    scores, rows = zip(*(score_assignments(full[s:s + BATCH], weights)
+                         for s in range(0, len(full), BATCH)))
+    scores, rows = np.concatenate(scores), np.concatenate(rows)
+    if not np.isfinite(scores).any():
+        raise McuforgeError(missing_class_message(rows, full, spec, classes, groups, group_label_rows))
+    best = float(scores.min())
+    near = np.flatnonzero(scores <= best + spec.tolerance + 1e-12)
+    # rank by score, then by the assignment itself: the same pool order on every machine
+    near = sorted(near, key=lambda i: (round(float(scores[i]), 12), full[i].tobytes()))
+    chosen = near[spec.seed % len(near)]
+    how = {"method": ("named groups, the rest searched" if spec.named else "search"),
+           "named_groups": {EXPLICIT[split]: list(ids) for split, ids in spec.named},
+           "candidates_evaluated": int(len(full)),
+           "exhaustive": exhaustive,
+           "tolerance": spec.tolerance, "best_score": round(best, 6),
+           "near_optimal": len(near), "rank": spec.seed % len(near),
+           "score": round(float(scores[chosen]), 6)}
+    return full[chosen], how
+
+
+def missing_class_message(rows, full, spec, classes, groups, group_label_rows) -> str:
+    """Why no candidate puts every class in every split, named on the closest candidate."""
+    closest = int(np.argmin((rows == 0).sum(axis=(1, 2))))
+    split_index, class_index = np.argwhere(rows[closest] == 0)[0]
+    holders = [g for g, n in zip(groups, group_label_rows[:, class_index]) if n]
+    named = ", ".join(f"split.{EXPLICIT[s]}={list(ids)}" for s, ids in spec.named)
+    fix = ("name groups that hold it in split." + EXPLICIT[SPLITS[split_index]]
+           if SPLITS[split_index] in EXPLICIT and named else
+           "try split.group_by=recording, other split fractions, or more data for that class")
+    return (f"no grouping puts every class in every split: in the closest of {len(full)} "
+            f"assignments of {len(groups)} groups{' with ' + named if named else ''}, class "
+            f"{classes[class_index]!r} is missing from split {SPLITS[split_index]!r} (the class "
+            f"occurs only in {len(holders)} group(s): {holders[:10]}); {fix}")
+
+
+def split_sizes(groups: list[str], spec: SplitSpec) -> dict[str, int]:
+    """Groups per split: named lists fix their split's size, train takes what is left."""
+    sizes = groups_per_split(len(groups), spec.fractions)
+    known = {str(g) for g in groups}
+    for split, ids in spec.named:
+        unknown = [g for g in ids if g not in known]
+        if unknown:
+            raise McuforgeError(f"params.yaml: split.{EXPLICIT[split]} names {unknown}, which are "
+                                f"not {spec.group_by} ids of data/ingested.parquet; known: "
+                                f"{groups[:20]}{' ...' if len(groups) > 20 else ''}")
+        sizes[split] = len(ids)
+    sizes["train"] = len(groups) - sizes["val"] - sizes["test"]
+    if sizes["train"] < 1:
+        raise McuforgeError(f"split.val_groups/split.test_groups leave no {spec.group_by} for "
+                            f"train ({len(groups)} groups, val {sizes['val']}, test "
+                            f"{sizes['test']}); name fewer groups")
+    return sizes
 
 
 def split_table(table: pd.DataFrame, spec: SplitSpec) -> tuple[pd.DataFrame, dict]:
@@ -130,13 +239,13 @@ def split_table(table: pd.DataFrame, spec: SplitSpec) -> tuple[pd.DataFrame, dic
     channels_of(table)  # a canonical table from stages.ingest
     classes = check_classes(table, spec.labels)
     groups = sorted(table[spec.group_by].unique())
-    sizes = groups_per_split(len(groups), spec.fractions)
+    sizes = split_sizes(groups, spec)
     group_label_rows = (pd.crosstab(table[spec.group_by], table["label"])
                         .reindex(index=groups, columns=classes, fill_value=0).to_numpy())
-    assignment = choose_assignment(group_label_rows, sizes, spec.seed, classes, groups)
+    assignment, how = choose_assignment(group_label_rows, sizes, spec, classes, groups)
     split_of_group = {g: SPLITS[i] for g, i in zip(groups, assignment)}
     result = table.assign(split=table[spec.group_by].map(split_of_group).astype(str))
-    return result, split_report(result, spec, classes)
+    return result, {**split_report(result, spec, classes), "chosen": how}
 
 
 def check_classes(table: pd.DataFrame, labels: tuple[str, ...]) -> list[str]:
@@ -171,7 +280,6 @@ def split_report(result: pd.DataFrame, spec: SplitSpec, classes: list[str]) -> d
         "seed": spec.seed,
         "fractions": spec.fractions,
         "rounding": ROUNDING,
-        "candidates_evaluated": N_CANDIDATES,
         "counts": {name: {"rows": int(len(part)),
                           "recordings": int(part["recording"].nunique()),
                           "groups": int(part[spec.group_by].nunique())}

@@ -62,6 +62,7 @@ def dataset_spec(params: dict) -> DatasetSpec:
     if clash:
         raise McuforgeError(f"params.yaml: dataset.channels uses reserved column name(s) {clash}; "
                             "rename those channels")
+    check_vector_groups(section.get("vector_groups") or [], channels)
     rate = need("sample_rate_hz")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
         raise McuforgeError(f"params.yaml: dataset.sample_rate_hz must be a positive number of "
@@ -76,6 +77,22 @@ def dataset_spec(params: dict) -> DatasetSpec:
                        sha256=None if sha is None else str(sha), sample_rate_hz=float(rate),
                        channels=channels, labels=labels,
                        rate_tolerance=None if tolerance is None else float(tolerance))
+
+
+def check_vector_groups(groups, channels: tuple[str, ...]) -> None:
+    """dataset.vector_groups: a list of 3-axis groups, each naming 3 distinct dataset.channels."""
+    if not isinstance(groups, list):
+        raise McuforgeError(f"params.yaml: dataset.vector_groups must be a list of 3-channel lists "
+                            f"(e.g. [[acc_x, acc_y, acc_z]]) or [], got {groups!r}")
+    for group in groups:
+        if not isinstance(group, list) or len(group) != 3 or len(set(map(str, group))) != 3:
+            raise McuforgeError(f"params.yaml: dataset.vector_groups entry {group!r} must list 3 "
+                                f"distinct channels of dataset.channels {list(channels)}")
+        unknown = [name for name in group if name not in channels]
+        if unknown:
+            raise McuforgeError(f"params.yaml: dataset.vector_groups entry {group} names channel "
+                                f"{unknown[0]!r}, which is not in dataset.channels {list(channels)}; "
+                                "fix the entry in conf/dataset/ and recompose")
 
 
 def _name_list(value, key: str) -> tuple[str, ...]:
