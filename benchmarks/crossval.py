@@ -5,7 +5,7 @@ points with the split. This runs the real stage modules (features → train → 
 quantize) once per fold in a scratch folder: fold k tests on the k-th group of subjects,
 validates on the next group and trains on the rest.
 
-    python benchmarks/crossval.py [--folds 5] [--work DIR] [hydra overrides for params...]
+    mcuforge bench crossval [--folds 5] [--work DIR] [hydra overrides for params...]
 
 Writes reports/bench_crossval.json (folds, int8_accuracy_mean/std, teacher_accuracy_mean, …).
 Needs data/split.parquet (run `dvc repro split` first).

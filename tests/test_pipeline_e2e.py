@@ -111,7 +111,7 @@ def test_push_then_pull_restores_data_and_models(repo, tmp_path):
 
 
 def test_every_declared_plot_renders_offline(repo):
-    """The stages write every plot file dvc.yaml declares; mcuforge.experiments.plots renders each, no warning."""
+    """The stages write every plot file dvc.yaml declares; `mcuforge plots` renders each, no warning."""
     declared = [next(iter(plot)) for plot in yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]]
     output = run(["python", "-m", "mcuforge.cli", "plots", "--format", "svg", "--out", "rendered"], repo)
     assert sorted(output.split()) == sorted(f"rendered/{plot_id}.svg" for plot_id in declared)

@@ -1,4 +1,4 @@
-"""Plots: the arena timeline and fit rows the stages write, and `python -m mcuforge.experiments.plots` rendering
+"""Plots: the arena timeline and fit rows the stages write, and `mcuforge plots` rendering
 what real `dvc plots show/diff` fill, offline, to SVG/PNG: in a tiny git+dvc repo (a trivial stage,
 two experiments) and with the project's own dvc.yaml and templates on the plot files of a real
 codegen (and firmware) run on the shipped conv1d benchmark model."""

@@ -51,11 +51,11 @@ def split_spec(params: dict) -> SplitSpec:
     section = params.get("split") if isinstance(params, dict) else None
     if not isinstance(section, dict):
         raise McuforgeError("params.yaml: missing `split` section; compose it with "
-                            "`python -m mcuforge.experiments.compose`")
+                            "`mcuforge compose`")
     for key in (*SPLITS, "group_by", "seed", "tolerance", *EXPLICIT.values()):
         if key not in section:
             raise McuforgeError(f"params.yaml: missing `split.{key}`; add it to conf/split/ and "
-                                "recompose with `python -m mcuforge.experiments.compose`")
+                                "recompose with `mcuforge compose`")
     fractions = {name: section[name] for name in SPLITS}
     shown = ", ".join(f"split.{name}={value!r}" for name, value in fractions.items())
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in fractions.values()):

@@ -107,6 +107,6 @@ def run_sweep(hydra_args: list[str]) -> None:
     if failed:
         raise McuforgeError(f"{len(failed)} of {len(records)} experiments failed; dvc's output: "
                             + ", ".join(r["log"] for r in failed))
-    print(f"experiments: {len(records)}; compare them with `dvc exp show` (README: Experiments), "
+    print(f"experiments: {len(records)}; compare them with `dvc exp show` (docs/experiments.md), "
           f"pick one with `mcuforge best --board <board>`")
 

@@ -20,7 +20,7 @@ from mcuforge.data.ingest.table import DatasetSpec, assemble, recording_frame
 
 LAYOUT = "<dataset.path>/<subject>/<recording>.csv"
 PATH_FIX = ("put your recordings there as " + LAYOUT + ", or point dataset.path at your data "
-            "(edit conf/dataset/csv.yaml and run `python -m mcuforge.experiments.compose`, or "
+            "(edit conf/dataset/csv.yaml and run `mcuforge compose`, or "
             "`dvc exp run -S dataset.path=/path/to/recordings`)")
 
 
@@ -177,7 +177,7 @@ def read_csv_folder(spec: DatasetSpec) -> tuple[pd.DataFrame, list[str]]:
     """Every recording under dataset.path as one canonical table, plus findings."""
     if spec.rate_tolerance is None:
         raise McuforgeError("params.yaml: missing `dataset.rate_tolerance` (e.g. 0.02); add it to "
-                            "conf/dataset/csv.yaml and recompose with `python -m mcuforge.experiments.compose`")
+                            "conf/dataset/csv.yaml and recompose with `mcuforge compose`")
     files, findings = csv_files(Path(spec.path))
     frames, notes = [], {}
     for path in files:

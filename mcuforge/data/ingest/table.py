@@ -48,12 +48,12 @@ def dataset_spec(params: dict) -> DatasetSpec:
     section = params.get("dataset") if isinstance(params, dict) else None
     if not isinstance(section, dict):
         raise McuforgeError("params.yaml: missing `dataset` section; compose it with "
-                            "`python -m mcuforge.experiments.compose`")
+                            "`mcuforge compose`")
 
     def need(key):
         if key not in section:
             raise McuforgeError(f"params.yaml: missing `dataset.{key}`; add it to conf/dataset/ "
-                                "and recompose with `python -m mcuforge.experiments.compose`")
+                                "and recompose with `mcuforge compose`")
         return section[key]
 
     channels = _name_list(need("channels"), "channels")
@@ -99,7 +99,7 @@ def _name_list(value, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise McuforgeError(f"params.yaml: dataset.{key} must be a non-empty list of names, got "
                             f"{value!r}; set it in conf/dataset/ and recompose with "
-                            "`python -m mcuforge.experiments.compose`")
+                            "`mcuforge compose`")
     duplicates = sorted({v for v in value if value.count(v) > 1})
     if duplicates:
         raise McuforgeError(f"params.yaml: dataset.{key} lists {duplicates} more than once")
