@@ -97,13 +97,13 @@ def _zephyr_checks(project_root: Path) -> list[Check]:
             "(docs: Firmware and Zephyr)")
     checks = [Check("zephyr", "workspace", ws.zephyr_base is not None,
                     f"{ws.zephyr_base} (Zephyr {ws.zephyr_version})" if ws.zephyr_base else "none found", init)]
-    if ws.zephyr_base is not None:
-        checks.append(Check("zephyr", "modules", not ws.modules_missing,
-                            "present: " + ", ".join(ws.modules_present) if not ws.modules_missing
-                            else "missing: " + ", ".join(ws.modules_missing), "west update"))
-        checks.append(Check("zephyr", "toolchain", True, ws.toolchain))
-    checks += [Check("zephyr", "workspace problem", False, problem, "") for problem in ws.problems]
-    return checks
+    if ws.zephyr_base is None:
+        return checks  # the line above says how to make one; nothing else to check yet
+    checks.append(Check("zephyr", "modules", not ws.modules_missing,
+                        "present: " + ", ".join(ws.modules_present) if not ws.modules_missing
+                        else "missing: " + ", ".join(ws.modules_missing), "west update"))
+    checks.append(Check("zephyr", "toolchain", True, ws.toolchain))
+    return checks + [Check("zephyr", "workspace check", False, problem) for problem in ws.problems]
 
 
 def run_checks(project_root: Path) -> list[Check]:
@@ -132,7 +132,7 @@ def report_lines(checks: list[Check]) -> list[str]:
     lines.append("dvc repro: can run" if not missing else f"dvc repro: cannot run ({', '.join(missing)} missing)")
     zephyr_missing = [c.name for c in checks if c.kind == "zephyr" and not c.ok]
     lines.append("Zephyr build: ready" if not zephyr_missing
-                 else f"Zephyr build: would still need {', '.join(zephyr_missing)}")
+                 else f"Zephyr build: would still need {', '.join(dict.fromkeys(zephyr_missing))} (above)")
     return lines
 
 

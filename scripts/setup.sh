@@ -6,9 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Cortex-M cross compiler and emulator: bare-metal images of the generated model run under QEMU
-# (tests/test_baremetal.py, benchmarks/codegen.py). Installed from Debian's packages when missing.
+# (tests/test_baremetal.py, `mcuforge bench codegen`). Installed from Debian's packages when missing.
+# `--zephyr`: also what a `west build` of the Zephyr application needs (docs/zephyr.md).
 APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
-if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then
+ZEPHYR_APT_PACKAGES="picolibc-arm-none-eabi libstdc++-arm-none-eabi-picolibc device-tree-compiler gperf cmake ninja-build"
+NEED_APT=0
+command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null || NEED_APT=1
+if [ "${1:-}" = "--zephyr" ]; then
+  APT_PACKAGES="$APT_PACKAGES $ZEPHYR_APT_PACKAGES"
+  dpkg -s $ZEPHYR_APT_PACKAGES >/dev/null 2>&1 || NEED_APT=1
+elif [ -n "${1:-}" ]; then
+  echo "error: unknown option $1 (the only one is --zephyr: also install the Zephyr build's packages)" >&2
+  exit 2
+fi
+if [ "$NEED_APT" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=none; fi
   if [ "$SUDO" = none ]; then
     echo "warning: cannot install $APT_PACKAGES (not root, no sudo): bare-metal tests will be skipped" >&2

@@ -20,7 +20,8 @@ The Zephyr application (firmware/, mcuforge.firmware.zephyr_app): build/firmware
 Zephyr workspace is present (ZEPHYR_BASE, or `west topdir`), `west build -b <board.zephyr_board>
 firmware -d build/zephyr/<board> -p auto`, its ELF checked against the whole board, and on qemu_*
 boards `west build -t run` must print PASS (every compiled-in window: the Python int8 pipeline's
-class and bit-exact logits). Without a workspace the report says so.
+class and bit-exact logits). Without a workspace the report says so. The stage depends on
+build/zephyr_env.json (stages/zephyr_env.py), so a new or changed workspace re-runs it.
 `--max-windows N` (tests only) runs the first N test windows on the bare-metal image.
 
 Writes build/baremetal/, build/firmware_inputs/, reports/firmware.json and reports/plots/fit.csv
@@ -127,6 +128,20 @@ def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None) -> 
     }, f"build {built - started:.1f} s, QEMU run {ran - built:.1f} s, trace {traced - ran:.1f} s"
 
 
+def summary_line(report: dict, core, timing: str) -> str:
+    """The printed bare-metal line: accuracy to 3 decimals, bytes with thousands separators (the JSON
+    report keeps full precision)."""
+    if not report["qemu"]:
+        return f"firmware ({report['board']}): {report['baremetal']}"
+    q = report["qemu"]
+    accuracy = "n/a" if q["device_accuracy"] is None else f"{q['device_accuracy']:.3f}"
+    return (f"firmware ({report['board']}, {report['cpu']} on {core.machine}): "
+            f"flash {report['flash_bytes']:,}/{report['flash_budget']:,} B, "
+            f"RAM {report['ram_bytes']:,} + {report['stack_bytes']:,} stack/{report['ram_budget']:,} B; "
+            f"{q['logits_exact']:,}/{q['windows']:,} windows bit-exact, accuracy {accuracy}, "
+            f"{q['instructions_per_inference']:,.0f} instructions/inference ({timing})")
+
+
 @stage_main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,19 +171,11 @@ def main() -> None:
     report["zephyr_build"], report["zephyr"] = zephyr_part(params, core, inputs)
     atomic.write_json(REPORT, report)
     write_fit_plot("reports/plots/fit.csv", report)  # accuracy vs flash across experiments
-    if report["qemu"]:
-        q = report["qemu"]
-        print(f"firmware ({report['board']}, {cpu} on {core.machine}): "
-              f"flash {report['flash_bytes']}/{flash_budget} B, RAM {report['ram_bytes']} + "
-              f"{report['stack_bytes']} stack/{ram_budget} B; {q['logits_exact']}/{q['windows']} windows bit-exact, "
-              f"accuracy {q['device_accuracy']}, "
-              f"{q['instructions_per_inference']:.0f} instructions/inference ({timing})")
-    else:
-        print(f"firmware ({report['board']}): {report['baremetal']}")
+    print(summary_line(report, core, timing if report["qemu"] else ""))
     zephyr = report["zephyr"]
-    print(f"zephyr: {report['zephyr_build']}" + (f"; flash {zephyr['flash_bytes']} B, RAM {zephyr['ram_bytes']} B "
-                                                 f"({zephyr['build_seconds']} s)" if zephyr else ""))
-
+    print(f"zephyr: {report['zephyr_build']}" + (f"; flash {zephyr['flash_bytes']:,} B, "
+                                                 f"RAM {zephyr['ram_bytes']:,} B ({zephyr['build_seconds']} s)"
+                                                 if zephyr else ""))
 
 if __name__ == "__main__":
     main()

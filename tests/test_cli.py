@@ -107,3 +107,14 @@ def test_doctor_catches_a_foreign_python_first_on_path(tmp_path):
     assert out.returncode == 1, out.stdout
     line = next(l for l in out.stdout.splitlines() if "python on PATH" in l)
     assert "MISSING" in line and "cannot import mcuforge" in line and ".venv/bin/activate" in line
+
+
+def test_zephyr_without_a_workspace_says_how_to_make_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ZEPHYR_BASE"}
+    repo = copy_conf(tmp_path)
+    shutil.copy(ROOT / "west.yml", repo / "west.yml")
+    out = mcuforge("zephyr", cwd=repo, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "workspace: none"
+    assert any("west init -l mcuforge && west update" in line for line in lines)

@@ -67,7 +67,7 @@ def test_cortex_m4_board_runs_bit_exact(base, tmp_path):
     assert q["windows"] == WINDOWS and q["logits_exact"] == WINDOWS and q["logits_max_abs_diff"] == 0
     assert q["device_accuracy"] == q["reference_accuracy"]
     assert len(q["instructions_counted"]) == 3 and q["instructions_per_inference"] > 10_000
-    assert rep["zephyr_build"] == "skipped: no Zephyr workspace (set ZEPHYR_BASE)" and rep["zephyr"] is None
+    assert rep["zephyr_build"] == "skipped: no Zephyr workspace (`mcuforge zephyr` says how to make one)" and rep["zephyr"] is None
     assert sorted(p.name for p in (root / "build/firmware_inputs").iterdir()) == [
         "mcuforge_features_config.h", "mcuforge_inputs.cmake", "mcuforge_sample_windows.c",
         "mcuforge_sample_windows.h"]

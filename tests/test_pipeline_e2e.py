@@ -27,6 +27,13 @@ def ran_stages(output: str) -> list[str]:
     return [s for s in CHAIN if f"Running stage '{s}'" in output]
 
 
+def assert_up_to_date(status: str) -> None:
+    """`dvc status` of a current pipeline: nothing changed but zephyr_env, which is `always_changed`
+    (it records the Zephyr workspace, which DVC cannot see) and changes nothing downstream."""
+    lines = [line.strip() for line in status.splitlines() if line.strip()]
+    assert lines in (["Data and pipelines are up to date."], ["zephyr_env:", "always changed"]), status
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     repo = copy_repo(tmp_path_factory.mktemp("e2e"))
@@ -69,7 +76,7 @@ def test_reports_hold_the_required_keys(repo):
 def test_noop_repro_runs_nothing(repo):
     output = run(["dvc", "repro"], repo)
     assert ran_stages(output) == []
-    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
+    assert_up_to_date(run(["dvc", "status"], repo))
 
 
 def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
@@ -107,7 +114,7 @@ def test_push_then_pull_restores_data_and_models(repo, tmp_path):
     remove(repo, [".dvc/cache", *outs])
     run(["dvc", "pull"], repo)
     assert digests(repo, OUTS) == before
-    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
+    assert_up_to_date(run(["dvc", "status"], repo))
 
 
 def test_every_declared_plot_renders_offline(repo):

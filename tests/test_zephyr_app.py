@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tool_env
-from mcuforge.firmware import zephyr_build, zephyr_inputs
+from mcuforge.firmware import zephyr_build, zephyr_inputs, zephyr_workspace
 from mcuforge.errors import McuforgeError
 from test_codegen_stage import bench_model, make_workspace  # noqa: F401  (fixture)
 
@@ -71,13 +71,55 @@ def test_inputs_cmake_names_model_backend_and_cmsis_sources(tmp_path):
     assert "\n  __GNUC_PYTHON__)" in text
 
 
-def test_zephyr_base_that_is_not_zephyr_is_an_error(tmp_path):
-    with pytest.raises(McuforgeError, match="not a Zephyr tree"):
-        zephyr_build.find_workspace({"ZEPHYR_BASE": str(tmp_path), "PATH": ""})
+def test_zephyr_base_that_is_not_zephyr_is_a_problem_with_its_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZEPHYR_BASE", str(tmp_path))
+    ws = zephyr_workspace.find_workspace(ROOT)
+    assert ws.zephyr_base is None
+    assert any("is not a Zephyr tree" in p and "unset ZEPHYR_BASE" in p for p in ws.problems)
 
 
-def test_no_zephyr_base_and_no_west_means_no_workspace(tmp_path):
-    assert zephyr_build.find_workspace({"PATH": str(tmp_path)}, cwd=tmp_path) is None
+def test_no_workspace_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("ZEPHYR_BASE", raising=False)
+    shutil.copy(ROOT / "west.yml", tmp_path / "west.yml")
+    ws = zephyr_workspace.find_workspace(tmp_path)
+    assert (ws.topdir, ws.zephyr_base, ws.modules_present) == (None, None, [])
+    assert any("west init -l mcuforge && west update" in p for p in ws.problems)
+    assert zephyr_workspace.workspace_key(ws) == {"zephyr_base": None}
+    assert zephyr_workspace.describe(ws)[0] == "workspace: none"
+
+
+def fake_zephyr_tree(base: Path, extraversion: str = "") -> None:
+    """The files find_workspace reads of a Zephyr tree (not a buildable one)."""
+    (base / "cmake" / "modules").mkdir(parents=True)
+    (base / "cmake" / "modules" / "zephyr_default.cmake").write_text("")
+    (base / "VERSION").write_text(f"VERSION_MAJOR = 4\nVERSION_MINOR = 1\nPATCHLEVEL = 0\nVERSION_TWEAK = 0\n"
+                                  f"EXTRAVERSION = {extraversion}\n")
+
+
+def test_west_workspace_modules_and_the_key_dvc_sees(tmp_path, monkeypatch):
+    """A real `west init -l` workspace whose zephyr/ manifest lists the modules: missing ones are named
+    with the `west update` that fetches them; the key's bytes change when one appears, not otherwise."""
+    from test_west_manifest import init_workspace, stand_in_zephyr
+    monkeypatch.delenv("ZEPHYR_BASE", raising=False)
+    project = init_workspace(tmp_path)
+    stand_in_zephyr(tmp_path)
+    fake_zephyr_tree(tmp_path / "zephyr", extraversion="rc1")
+    ws = zephyr_workspace.find_workspace(project)
+    assert ws.topdir == tmp_path and ws.zephyr_base == tmp_path / "zephyr"
+    assert ws.zephyr_version == "4.1.0-rc1" and ws.zephyr_revision and len(ws.zephyr_revision) == 40
+    wanted, _ = zephyr_workspace.allowlist(ROOT)
+    assert ws.modules_present == [] and ws.modules_missing == wanted
+    assert any(f"cd {tmp_path} && west update {' '.join(wanted)}" in p for p in ws.problems)
+    assert any("pins v4.1.0" in p for p in ws.problems)
+    key = zephyr_workspace.workspace_key(ws)
+    assert key == zephyr_workspace.workspace_key(zephyr_workspace.find_workspace(project))
+    (tmp_path / "modules/debug/segger").mkdir(parents=True)
+    (tmp_path / "modules/debug/segger/README").write_text("x")
+    again = zephyr_workspace.find_workspace(project)
+    assert again.modules_present == ["segger"] and zephyr_workspace.workspace_key(again) != key
+    lines = zephyr_workspace.describe(again)
+    assert lines[0] == f"workspace: {tmp_path} (west topdir)" and lines[1].startswith("zephyr: 4.1.0-rc1 at ")
+    assert "modules present: segger" in lines
 
 
 def test_users_toolchain_choice_wins_else_debian_gnuarmemb_with_picolibc():
@@ -109,9 +151,10 @@ def test_console_parser_reads_the_applications_lines():
 
 # --- real west builds: only where a Zephyr workspace exists ---------------------------------------
 
-WORKSPACE = zephyr_build.find_workspace()
-needs_zephyr = pytest.mark.skipif(WORKSPACE is None, reason="no Zephyr workspace (set ZEPHYR_BASE to a "
-                                  "zephyr/ tree with the cmsis and tflite-micro modules)")
+WORKSPACE = zephyr_workspace.find_workspace(ROOT)
+needs_zephyr = pytest.mark.skipif(WORKSPACE.zephyr_base is None or WORKSPACE.modules_missing != [],
+                                  reason="no Zephyr workspace with the modules west.yml allow-lists (docs/zephyr.md: "
+                                         "west init -l mcuforge && west update, or set ZEPHYR_BASE)")
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +163,13 @@ def firmware_base(bench_model, tmp_path_factory):  # noqa: F811
 
 
 def run_stage_with_zephyr(root: Path, overrides: list[str]) -> dict:
+    """codegen + firmware in a copy outside the workspace: ZEPHYR_BASE names the workspace's zephyr/."""
     from mcuforge.experiments.compose import compose
     compose(root / "params.yaml", overrides, ROOT / "conf")
     for stage in ("codegen", "firmware"):
         proc = subprocess.run([sys.executable, "-m", f"stages.{stage}", *(["--max-windows", "4"] if stage ==
-                               "firmware" else [])], cwd=root, env=tool_env(), capture_output=True, text=True,
+                               "firmware" else [])], cwd=root, env=tool_env(ZEPHYR_BASE=str(WORKSPACE.zephyr_base)),
+                              capture_output=True, text=True,
                               timeout=3600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return json.loads((root / "reports/firmware.json").read_text())

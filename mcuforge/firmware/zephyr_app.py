@@ -4,8 +4,9 @@
 
 build/firmware_inputs/ always gets what firmware/ compiles besides firmware/generated/ (feature
 constants, firmware.sample_windows test windows with the Python int8 logits, mcuforge_inputs.cmake).
-With a Zephyr workspace (mcuforge.firmware.zephyr_build.find_workspace), `west build -b <board.zephyr_board>
-firmware -d build/zephyr/<board> -p auto`; the ELF must fit the whole board (flash_bytes, ram_bytes);
+With a Zephyr workspace (mcuforge.firmware.zephyr_workspace.find_workspace: ZEPHYR_BASE, else the west
+workspace the project is in), `west build -b <board.zephyr_board> firmware -d build/zephyr/<board> -p auto`
+(modules the build needs checked first); the ELF must fit the whole board (flash_bytes, ram_bytes);
 on Zephyr's QEMU boards (qemu_*) `west build -t run` must print PASS. Paths are relative to the
 stage's working directory (the project).
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from mcuforge import atomic
 
-from mcuforge.firmware import firmware_image, zephyr_build, zephyr_inputs
+from mcuforge.firmware import firmware_image, zephyr_build, zephyr_inputs, zephyr_workspace
 from mcuforge.firmware.baremetal import elf_sizes
 from mcuforge.firmware.budgets import check_budget
 from mcuforge.codegen.c_names import c_identifier
@@ -59,6 +60,7 @@ def zephyr_run(params: dict, workspace: Path, compiled_in: tuple[int, int]) -> d
     board, firmware = params["board"], params["firmware"]
     zephyr_board = str(require(board, "zephyr_board", "board"))
     env, cmake_args, toolchain = zephyr_build.toolchain_setup(os.environ)
+    env["ZEPHYR_BASE"] = str(workspace)  # the tree find_workspace chose (and build/zephyr_env.json records)
     build_dir = ZEPHYR_BUILD / str(board["name"])
     started = time.monotonic()
     elf = zephyr_build.west_build(zephyr_board, build_dir, INPUTS, GENERATED, env, cmake_args)
@@ -82,15 +84,32 @@ def zephyr_run(params: dict, workspace: Path, compiled_in: tuple[int, int]) -> d
     return result
 
 
+def _required_modules(params: dict, ws) -> None:
+    """Fail before CMake when a module this build needs is missing (the command that fetches it)."""
+    codegen = params["codegen"]
+    symbols = ["TENSORFLOW_LITE_MICRO" + ("_CMSIS_NN_KERNELS" if codegen.get("cmsis_nn") else "")
+               ] if codegen["backend"] == "tflm" else []
+    missing = [m for m in zephyr_workspace.modules_needed(str(params["board"]["zephyr_board"]), symbols)
+               if m not in ws.modules_present]
+    if missing:
+        where = f"cd {ws.topdir} && " if ws.topdir else ""
+        raise McuforgeError(f"the Zephyr build for board {params['board']['name']} (codegen.backend="
+                            f"{codegen['backend']}) needs the modules {', '.join(missing)}, not in {ws.zephyr_base}: "
+                            f"`{where}west update {' '.join(missing)}` (`mcuforge zephyr` shows the workspace)")
+
+
 def zephyr_part(params: dict, core, inputs: dict) -> tuple[str, dict | None]:
     """(the report's zephyr_build line, the Zephyr build's measurements or None)."""
     compiled_in = write_app_inputs(params, core, inputs)
-    workspace = zephyr_build.find_workspace()
-    if workspace is None:
-        return "skipped: no Zephyr workspace (set ZEPHYR_BASE)", None
+    ws = zephyr_workspace.find_workspace(Path.cwd())
+    if ws.zephyr_base is None:
+        if os.environ.get("ZEPHYR_BASE"):
+            raise McuforgeError(ws.problems[0] if ws.problems else "ZEPHYR_BASE is not a Zephyr tree")
+        return "skipped: no Zephyr workspace (`mcuforge zephyr` says how to make one)", None
     cpu = params["board"]["cpu"]
     if core is None and not (os.environ.get("ZEPHYR_SDK_INSTALL_DIR") or os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT")):
         return (f"skipped: no {cpu} toolchain here (the Zephyr SDK has it: set ZEPHYR_SDK_INSTALL_DIR)", None)
-    measured = zephyr_run(params, workspace, compiled_in)
+    _required_modules(params, ws)
+    measured = zephyr_run(params, ws.zephyr_base, compiled_in)
     ran = f", {measured['qemu']['result']} on QEMU" if measured["qemu"] else ""
     return f"built with west ({compiled_in[0]} test windows compiled in{ran})", measured

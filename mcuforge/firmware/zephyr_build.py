@@ -1,6 +1,6 @@
 """Build the Zephyr application (firmware/) with west, and run it on Zephyr's QEMU boards.
+(Which workspace: mcuforge.firmware.zephyr_workspace.)
 
-    workspace = find_workspace()               # None: no ZEPHYR_BASE and no `west topdir`
     env, cmake_args, toolchain = toolchain_setup(os.environ)
     elf = west_build(zephyr_board, build_dir, inputs_dir, generated_dir, env, cmake_args)
     console = run_on_qemu(build_dir, env)      # qemu_* boards: `west build -t run` until PASS/FAIL
@@ -18,6 +18,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,24 +33,11 @@ SUMMARY_LINE = re.compile(r"mcuforge: (\d+) windows, (\d+) classes as expected, 
                           r"(\d+) true classes")
 
 
-def find_workspace(env: dict | None = None, cwd: Path | None = None) -> Path | None:
-    """The Zephyr tree: $ZEPHYR_BASE, else <west topdir>/zephyr when cwd (the project) is inside a
-    west workspace; None when there is neither."""
-    env = os.environ if env is None else env
-    if env.get("ZEPHYR_BASE"):
-        base = Path(env["ZEPHYR_BASE"])
-        if not (base / "cmake" / "modules" / "zephyr_default.cmake").exists():
-            raise McuforgeError(f"ZEPHYR_BASE={base} is not a Zephyr tree (no cmake/modules/"
-                                f"zephyr_default.cmake): point it at the workspace's zephyr/ folder")
-        return base
-    west = shutil.which("west", path=env.get("PATH"))
-    if west is None:
-        return None
-    found = subprocess.run([west, "topdir"], cwd=cwd or Path.cwd(), capture_output=True, text=True, env=env)
-    if found.returncode != 0:
-        return None
-    base = Path(found.stdout.strip()) / "zephyr"
-    return base if base.is_dir() else None
+def west_command() -> list[str]:
+    """West from the project's own environment (it is a dependency): the interpreter running this code,
+    never whatever `west` comes first on PATH. Zephyr's CMake runs its scripts with the same
+    interpreter (west sets WEST_PYTHON), so the project's environment must hold their packages too."""
+    return [sys.executable, "-m", "west"]
 
 
 def toolchain_setup(env: dict) -> tuple[dict, list[str], str]:
@@ -73,19 +61,11 @@ def toolchain_setup(env: dict) -> tuple[dict, list[str], str]:
     return env, ["-DTOOLCHAIN_HAS_PICOLIBC=ON"], f"gnuarmemb at {prefix} with picolibc"
 
 
-def _west(env: dict) -> str:
-    west = shutil.which("west", path=env.get("PATH"))
-    if west is None:
-        raise McuforgeError("a Zephyr workspace is set (ZEPHYR_BASE) but `west` is not on PATH: activate the "
-                            "workspace's Python environment or `pip install -e '.[zephyr]'`")
-    return west
-
-
 def west_build(zephyr_board: str, build_dir: Path, inputs_dir: Path, generated_dir: Path, env: dict,
                cmake_args: list[str], timeout: float = 3600.0) -> Path:
     """`west build -b <board> firmware -d <build_dir> -p auto -- -DMCUFORGE_...`; the linked ELF."""
     build_dir = Path(build_dir).resolve()
-    cmd = [_west(env), "build", "-b", zephyr_board, str(APP_DIR), "-d", str(build_dir), "-p", "auto", "--",
+    cmd = [*west_command(), "build", "-b", zephyr_board, str(APP_DIR), "-d", str(build_dir), "-p", "auto", "--",
            f"-DMCUFORGE_INPUTS_DIR={Path(inputs_dir).resolve()}",
            f"-DMCUFORGE_GENERATED_DIR={Path(generated_dir).resolve()}", *cmake_args]
     try:
@@ -97,9 +77,13 @@ def west_build(zephyr_board: str, build_dir: Path, inputs_dir: Path, generated_d
         text = result.stdout + result.stderr
         hint = ""
         if "TENSORFLOW_LITE_MICRO" in text and "direct dependencies 0" in text:
-            hint = ("\nthe tflite-micro module is not among the workspace's projects: `west config "
-                    "manifest.project-filter -- +tflite-micro` (and `west update tflite-micro`), or export "
-                    "EXTRA_ZEPHYR_MODULES=<workspace>/optional/modules/lib/tflite-micro")
+            hint = ("\nthe tflite-micro module is not in the workspace: `west update tflite-micro` in the "
+                    "project's workspace (its west.yml allow-lists it); in a workspace of your own "
+                    "`west config manifest.project-filter -- +tflite-micro && west update tflite-micro`")
+        missing = re.search(r"No module named '([\w.]+)'", text)
+        if missing:
+            hint += (f"\nZephyr's build scripts run with this interpreter ({sys.executable}) and need "
+                     f"`{missing[1]}`: `mcuforge zephyr` lists the packages missing from the project's environment")
         raise McuforgeError(f"west build for {zephyr_board} failed (exit {result.returncode}):\n"
                             f"{' '.join(cmd)}\n" + "\n".join(text.strip().splitlines()[-40:]) + hint)
     return elf
@@ -108,7 +92,7 @@ def west_build(zephyr_board: str, build_dir: Path, inputs_dir: Path, generated_d
 def run_on_qemu(build_dir: Path, env: dict, timeout: float) -> str:
     """`west build -d <build_dir> -t run` (Zephyr's QEMU invocation for qemu_* boards), stopped once
     the application prints its PASS/FAIL line -- Zephyr's QEMU never exits by itself."""
-    cmd = [_west(env), "build", "-d", str(Path(build_dir).resolve()), "-t", "run"]
+    cmd = [*west_command(), "build", "-d", str(Path(build_dir).resolve()), "-t", "run"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env, cwd=ROOT, start_new_session=True)
     output, deadline = b"", time.monotonic() + timeout
