@@ -61,6 +61,10 @@ def main() -> None:
         "window_samples": window, "features": len(names),
         "input_shape": list(per_split["train"]["x"].shape[1:]),
     })
+    counts = ", ".join(f"{split} {len(a['y']):,}" for split, a in per_split.items())
+    print(f"features ({cfg['block']}, {window}-sample windows, stride {stride}): {counts} windows "
+          f"({int(per_split['train']['augmented'].sum()):,} augmented train copies), "
+          f"model input {' x '.join(map(str, per_split['train']['x'].shape[1:]))} -> data/features/")
 
 
 if __name__ == "__main__":
