@@ -186,5 +186,17 @@ def baremetal(r: Reports) -> str:
                   "test windows bit-exact on QEMU"), [row], ("---", "---", "---:", "---:", "---:", "---"))
 
 
-TABLES = {"baremetal": baremetal, "results": results, "results-where": results_where, "crossval": crossval,
+def mutation_check(r: Reports) -> str:
+    """docs/testing.md: scripts/mutation_check.py's faults and the tests that caught them."""
+    rows = [(f"`{res['id']}`", res["fault"], f"`{res['file']}`",
+             "**caught**" if res["caught"] else "**missed**",
+             f"{len(res['failed'])}: " + ", ".join(f"`{name.split('::')[-1]}`" for name in res["failed"][:2])
+             if res["failed"] else f"none (pytest exit {res['pytest_exit']})")
+            for res in r.get("mutation_check", "results")]
+    rows.append(("", f"**{r.get('mutation_check', 'caught')} of {r.get('mutation_check', 'faults')} caught**",
+                 "", "", ""))
+    return table(("fault", "what", "file", "result", "tests failed: how many, the first two"), rows)
+
+
+TABLES = {"mutation-check": mutation_check, "baremetal": baremetal, "results": results, "results-where": results_where, "crossval": crossval,
           "codegen-bench-models": codegen_table(0), "codegen-pipeline-models": codegen_table(1)}
