@@ -138,6 +138,17 @@ def bench_crossval(args: tuple[str, ...]) -> None:
     _run_benchmark("crossval", args)
 
 
+@cli.command("docs-tables")
+@click.option("--check", is_flag=True, help="change nothing; exit 2 naming every table that disagrees")
+@one_line_errors
+def docs_tables(check: bool) -> None:
+    """Write the measured tables of README.md and docs/ from the committed reports (between markers)."""
+    from mcuforge.experiments.docs_tables import update
+
+    changed = update(Path.cwd(), check=check)
+    click.echo("\n".join(f"rewrote {name}" for name in changed) if changed else "docs tables match the reports")
+
+
 @cli.command()
 def doctor() -> None:
     """What is installed and what is missing, each with the command that fixes it.

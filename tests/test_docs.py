@@ -149,3 +149,61 @@ def test_page_starts_by_saying_what_it_is_for(page):
     assert not intro.startswith(("#", "|", "```", "- ", "* ", "1. ", "!", "<")), \
         f"docs/{page}: the first block after the title must be a paragraph saying what the page is for"
     assert len(intro.split()) >= 12, f"docs/{page}: the opening paragraph is too short to say what the page is for"
+
+
+# --- the measured tables: written from the committed reports, never by hand --------------------------
+
+def committed_copy(dest: Path) -> Path:
+    """The git-committed README, docs, reports and params.yaml only (what CI has without a `dvc repro`)."""
+    files = subprocess.run(["git", "ls-files", "README.md", "docs", "reports", "params.yaml"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).write_bytes((ROOT / rel).read_bytes())
+    return dest
+
+
+def test_generated_tables_match_the_committed_reports(tmp_path):
+    """Every marked table equals what the committed reports say (`mcuforge docs-tables` rewrites them),
+    checked on the git-committed files alone, so the reports need no `dvc repro`; the working tree agrees too."""
+    from mcuforge.experiments.docs_tables import update
+
+    update(committed_copy(tmp_path), check=True)
+    update(ROOT, check=True)
+
+
+def test_every_generated_table_is_in_the_docs_once():
+    from mcuforge.experiments.docs_tables import OPEN, doc_files
+    from mcuforge.experiments.docs_table_specs import TABLES
+
+    names = [m.group("name") for path in doc_files(ROOT) if path.is_file()
+             for m in OPEN.finditer(path.read_text(encoding="utf-8"))]
+    assert sorted(names) == sorted(TABLES), f"generated tables in the docs {sorted(names)} != renderers {sorted(TABLES)}"
+    readme = README.read_text(encoding="utf-8")
+    assert "<!-- mcuforge:table results -->" in readme, "README.md lost its generated results table"
+
+
+@pytest.mark.parametrize("report, key, value, page", [
+    ("verify.json", ("logits_exact",), 2029, "README.md"),
+    ("firmware.json", ("qemu", "instructions_per_inference"), 1, "docs/getting-started/index.md"),
+    ("bench_crossval.json", ("int8_accuracy_std",), 0.5, "docs/benchmarks.md"),
+])
+def test_a_changed_report_makes_the_check_fail(tmp_path, report, key, value, page):
+    """The check has teeth: a report that moves without the docs is an error naming the page."""
+    import json
+
+    from mcuforge.errors import McuforgeError
+    from mcuforge.experiments.docs_tables import update
+
+    root = committed_copy(tmp_path)
+    path = root / "reports" / report
+    data = json.loads(path.read_text(encoding="utf-8"))
+    node = data
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(McuforgeError, match=re.escape(page)):
+        update(root, check=True)
+    assert update(root) and update(root, check=True) == [], "rewriting the tables makes them agree again"
