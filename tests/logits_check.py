@@ -3,8 +3,13 @@ does (round half away from zero, saturate), run through the tflite_micro interpr
 here, so a comparison bug inside the stage under test cannot pass."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from mcuforge.arrays import load_arrays
+from mcuforge.codegen.host_build import build_host, run_host
 from mcuforge.codegen.tflm_reference import tflm_outputs
 
 SAMPLE = [0, 1, 5, 11]  # test windows compared in the tests themselves
@@ -29,3 +34,13 @@ def assert_logits_match(model: bytes, x: np.ndarray, logits: np.ndarray) -> None
     differ = np.flatnonzero((logits != expected).any(axis=1))
     assert differ.size == 0, (f"{differ.size}/{len(x)} windows differ; first {differ[0]}: "
                               f"{logits[differ[0]].tolist()} vs tflite_micro {expected[differ[0]].tolist()}")
+
+
+def assert_generated_c_matches(root: Path, build_dir: Path, ident: str = "model") -> None:
+    """A workspace's firmware/generated/<ident>.c, compiled and run here on SAMPLE of its test windows
+    (data/features/test.npz), against tflite_micro run on models/model_int8.tflite here."""
+    model = (root / "models/model_int8.tflite").read_bytes()
+    x = load_arrays(root / "data/features/test.npz")["x"][SAMPLE]
+    labels = json.loads((root / "data/features/normalization.json").read_text())["labels"]
+    exe = build_host(root / "firmware/generated", ident, build_dir)
+    assert_logits_match(model, x, run_host(exe, int8_inputs(model, x), len(labels)))

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tool_env
-from mcuforge.arrays import load_arrays, save_arrays
+from mcuforge.arrays import save_arrays
 from mcuforge.codegen.verify import feature_twin_available, features_status
-from mcuforge.codegen.host_build import build_host, run_host
 from mcuforge.experiments.compose import compose
-from logits_check import SAMPLE, assert_logits_match, int8_inputs
+from logits_check import assert_generated_c_matches
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -109,10 +108,7 @@ def test_generated_c_logits_match_tflite_micro_here(native_run, tmp_path):
     tflite_micro here: the report's logits_exact is not taken on trust."""
     root, procs = native_run
     assert procs["codegen"].returncode == 0, procs["codegen"].stderr
-    model = (root / "models/model_int8.tflite").read_bytes()
-    x = load_arrays(root / "data/features/test.npz")["x"][SAMPLE]
-    exe = build_host(root / "firmware/generated", "model", tmp_path / "build")
-    assert_logits_match(model, x, run_host(exe, int8_inputs(model, x), len(LABELS)))
+    assert_generated_c_matches(root, tmp_path / "build")
 
 
 def test_features_check_is_skipped_without_the_twin(tmp_path):
