@@ -1,6 +1,6 @@
 """quantize: full-integer int8 PTQ of the pruned student with a representative set from train;
 if int8 test accuracy drops more than quantize.max_drop below the float model, also run
-pruning-preserving QAT and keep the better. Evaluated with tflite_micro (device semantics).
+pruning-preserving QAT and keep the better (ties keep PTQ; the report holds both accuracies). Evaluated with tflite_micro (device semantics).
 
 Writes models/model_int8.tflite, reports/quantize.json, reports/plots/confusion_int8.csv.
 """
@@ -62,6 +62,7 @@ def main() -> None:
         "test_accuracy_float": float_accuracy,
         "test_accuracy_int8": accuracies[method],
         "test_accuracy_int8_ptq": accuracies["ptq"],
+        **({"test_accuracy_int8_qat": accuracies["qat"]} if "qat" in accuracies else {}),
         "int8_drop": round(float_accuracy - accuracies[method], 6),
         "tflite_bytes": len(candidates[method]),
         "arena_bytes": arena["minimal"] + cfg["arena_margin"],

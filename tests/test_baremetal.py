@@ -1,17 +1,16 @@
 """The native runtime + generated bench models, bare metal on an emulated Cortex-M3 (QEMU mps2-an385):
-the documented outputs for the documented input x[i] = ((i*13+5) % 101) - 50."""
+the golden outputs (tflite_micro's, see tests/bench_models.py) for the documented input
+x[i] = ((i*13+5) % 101) - 50."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
+from bench_models import BENCH_DIR, GOLDEN as EXPECTED
 from mcuforge.firmware import baremetal
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.host_build import RUNTIME_DIR, runtime_sources
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
-EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
 
 _missing = baremetal.missing_tools()
 pytestmark = pytest.mark.skipif(bool(_missing), reason=f"missing {', '.join(_missing)} "

@@ -16,27 +16,21 @@ from mcuforge.codegen.c_names import c_comment_text, c_identifier, c_string_lite
 from mcuforge.codegen.host_build import CFLAGS, RUNTIME_DIR, build_host, native_outputs, run_host  # noqa: E402
 from mcuforge.codegen.quant_math import quantize_multiplier  # noqa: E402
 from mcuforge.codegen.tflm_reference import tflm_outputs  # noqa: E402
+from bench_models import GOLDEN, bench_bytes, documented_input, tflm_golden  # noqa: E402
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
-BENCH_EXPECTED = {
-    "conv1d": [-7, -63, -26, 111, 25, -94, -95],
-    "dense": [28, 27, 6, 26, 17, 10, 42],
-}
 TESTS_C = Path(__file__).parent / "c"
 
 
-def bench_bytes(name: str) -> bytes:
-    path = BENCH_DIR / f"{name}.tflite"
-    if not path.exists():
-        pytest.skip(f"bench model {path} not present")
-    return path.read_bytes()
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_logits_are_tflite_micros_output(name):
+    """The golden table is derived, not typed: tflite_micro on the documented input gives it, and
+    benchmarks/codegen.py checks its runs against the same numbers."""
+    from benchmarks.codegen import EXPECTED
+
+    assert tflm_golden(name) == GOLDEN[name] == EXPECTED[name]
 
 
-def documented_input(size: int) -> np.ndarray:
-    return np.array([((i * 13 + 5) % 101) - 50 for i in range(size)], dtype=np.int8)
-
-
-@pytest.fixture(scope="module", params=sorted(BENCH_EXPECTED))
+@pytest.fixture(scope="module", params=sorted(GOLDEN))
 def bench(request, tmp_path_factory):
     """(name, model bytes, summary, harness executable) per bench model, built once."""
     name = request.param
@@ -50,7 +44,7 @@ def bench(request, tmp_path_factory):
 def test_bench_documented_input_gives_documented_output(bench):
     name, _, summary, exe = bench
     out = run_host(exe, documented_input(summary["input_size"])[None], summary["output_size"])
-    assert out[0].tolist() == BENCH_EXPECTED[name]
+    assert out[0].tolist() == GOLDEN[name]
 
 
 def test_bench_equals_tflm_on_random_inputs(bench):
@@ -219,4 +213,4 @@ def test_float_model_raises_codegen_error(tmp_path):
 def test_native_outputs_helper_round_trip(tmp_path):
     model = bench_bytes("dense")
     x = documented_input(48)[None]
-    assert native_outputs(model, x, tmp_path)[0].tolist() == BENCH_EXPECTED["dense"]
+    assert native_outputs(model, x, tmp_path)[0].tolist() == GOLDEN["dense"]

@@ -15,18 +15,11 @@ from mcuforge.codegen.emit_tflm import generate_tflm
 from mcuforge.codegen.tflm_model import TFLM_ADD_METHODS, model_ops, resolver_methods
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.model_reader import read_model
+from bench_models import bench_bytes
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
 LABELS = ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", 'say "hi" */']
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 CONV1D_OPS = ["EXPAND_DIMS", "CONV_2D", "RESHAPE", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED"]
-
-
-def bench_bytes(name: str) -> bytes:
-    path = BENCH_DIR / f"{name}.tflite"
-    if not path.exists():
-        pytest.skip(f"bench model {path} not present")
-    return path.read_bytes()
 
 
 @pytest.fixture(scope="module")

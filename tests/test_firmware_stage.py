@@ -15,10 +15,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, tool_env
-from mcuforge.arrays import save_arrays
-from mcuforge.firmware.baremetal import missing_tools
+from mcuforge.arrays import load_arrays, save_arrays
+from mcuforge.firmware.baremetal import CORES, missing_tools
+from mcuforge.firmware.firmware_image import run_windows
 from mcuforge.experiments.compose import compose
-from test_codegen_stage import bench_model, make_workspace, run_stage  # noqa: F401  (fixture)
+from logits_check import SAMPLE, assert_logits_match
+from test_codegen_stage import LABELS, bench_model, make_workspace, run_stage  # noqa: F401  (fixture)
 
 WINDOWS = 12
 KEYS = {"board", "cpu", "qemu_machine", "flash_bytes", "ram_bytes", "stack_bytes", "flash_budget", "ram_budget",
@@ -52,16 +54,41 @@ def report(root: Path) -> dict:
     return json.loads((root / "reports/firmware.json").read_text())
 
 
-@needs_tools
-def test_cortex_m4_board_runs_bit_exact(base, tmp_path):
-    root = workspace(base, tmp_path, [])
+@pytest.fixture(scope="module")
+def m4(base, tmp_path_factory) -> Path:
+    """The stage run once on the default board (nrf52840dk, Cortex-M4F)."""
+    root = workspace(base, tmp_path_factory.mktemp("m4"), [])
     proc = run_firmware(root)
     assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    """flash (loaded read-only and initialised-data sections) and RAM (data + bss) of an ELF, read
+    here with pyelftools, not with the stage's arm-none-eabi-size."""
+    from elftools.elf.elffile import ELFFile
+
+    flash = ram = 0
+    with open(elf, "rb") as f:
+        for section in ELFFile(f).iter_sections():
+            flags, size = section["sh_flags"], section["sh_size"]
+            if not flags & 0x2:  # SHF_ALLOC
+                continue
+            loaded, writable = section["sh_type"] != "SHT_NOBITS", bool(flags & 0x1)
+            flash += size if loaded else 0
+            ram += size if writable else 0
+    return {"flash": flash, "ram": ram}
+
+
+@needs_tools
+def test_cortex_m4_board_runs_bit_exact(m4):
+    root = m4
     rep = report(root)
     assert KEYS <= set(rep)
     assert (rep["board"], rep["cpu"], rep["qemu_machine"]) == ("nrf52840dk", "cortex-m4", "mps2-an386")
     assert rep["flash_budget"] == 1048576 - 32768 and rep["ram_budget"] == 262144 - 16384
     assert 0 < rep["flash_bytes"] <= rep["flash_budget"] and 0 < rep["ram_bytes"] <= rep["ram_budget"]
+    assert section_sizes(root / "build/baremetal/deploy.elf") == {"flash": rep["flash_bytes"], "ram": rep["ram_bytes"]}
     assert 0 < rep["stack_bytes"] < 4096
     q = rep["qemu"]
     assert q["windows"] == WINDOWS and q["logits_exact"] == WINDOWS and q["logits_max_abs_diff"] == 0
@@ -76,12 +103,49 @@ def test_cortex_m4_board_runs_bit_exact(base, tmp_path):
 
 
 @needs_tools
-def test_over_budget_is_an_error_and_writes_nothing(base, tmp_path):
-    root = workspace(base, tmp_path, ["board.ram_bytes=20480"])  # budget 20480 - 16384 = 4096 B
+def test_device_logits_match_tflite_micro_here(m4, tmp_path):
+    """The stage's test image run again here on QEMU for a sample of test windows, its logits
+    compared with tflite_micro here: the report's logits_exact is not taken on trust."""
+    elf = tmp_path / "test.elf"
+    shutil.copy2(m4 / "build/baremetal/test.elf", elf)
+    test = load_arrays(m4 / "data/features/test.npz")
+    device = run_windows(CORES["cortex-m4"], elf, test["windows"][SAMPLE], len(LABELS))
+    assert_logits_match((m4 / "models/model_int8.tflite").read_bytes(), test["x"][SAMPLE], device["logits"])
+
+
+def overflow_error(base: Path, dest: Path, overrides: list[str]) -> str:
+    root = workspace(base, dest, overrides)
     proc = run_firmware(root)
     assert proc.returncode == 2, proc.stderr
-    assert "RAM" in proc.stderr and "budget 4096 B by" in proc.stderr and "prune.sparsity" in proc.stderr
     assert not (root / "reports/firmware.json").exists() and not (root / "build/baremetal").exists()
+    assert "prune.sparsity" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    return proc.stderr
+
+
+@needs_tools
+def test_over_ram_budget_names_the_bytes_and_writes_nothing(base, m4, tmp_path):
+    ram = report(m4)["ram_bytes"]
+    stderr = overflow_error(base, tmp_path, ["board.ram_bytes=20480"])  # budget 20480 - 16384 = 4096 B
+    assert f"RAM {ram} B > budget 4096 B by {ram - 4096} B" in stderr, stderr
+
+
+@needs_tools
+def test_over_flash_budget_names_the_bytes_and_writes_nothing(base, m4, tmp_path):
+    flash = report(m4)["flash_bytes"]
+    stderr = overflow_error(base, tmp_path, [f"board.flash_bytes={32768 + flash - 100}"])  # budget = flash - 100
+    assert f"flash {flash} B > budget {flash - 100} B by 100 B" in stderr, stderr
+    assert "RAM" not in stderr
+
+
+@needs_tools
+def test_ram_plus_measured_stack_over_budget_names_the_bytes(base, m4, tmp_path):
+    """Static RAM fits, RAM + the stack measured on QEMU does not: the check after the run fires."""
+    rep = report(m4)
+    ram, stack = rep["ram_bytes"], rep["stack_bytes"]
+    budget = ram + stack - 50
+    stderr = overflow_error(base, tmp_path, [f"board.ram_bytes={16384 + budget}"])
+    assert f"RAM {ram} B + stack {stack} B > budget {budget} B by 50 B" in stderr, stderr
+    assert "flash" not in stderr.split("(")[1]
 
 
 @needs_tools

@@ -85,6 +85,30 @@ def test_csv_folder_gives_canonical_table(tmp_path):
     assert report["duration_s"] == pytest.approx((19 + 24 + 29 + 14) / 50)
 
 
+
+def test_gaps_in_time_are_kept_and_reported(tmp_path):
+    """docs/data.md: "Gaps are kept and reported" -- a gap longer than two sample intervals stays in
+    time_s (no row added or dropped) and is one finding naming the file; 1.5 intervals is no gap."""
+    root = make_folder(tmp_path / "raw")
+
+    def shifted(rows: list[str], after: int, by: float) -> list[str]:
+        """rows (header first) with every sample from index `after` on `by` seconds later."""
+        return [rows[0], *rows[1:after + 1], *(f"{i / 50 + by:.6f}," + r.split(",", 1)[1]
+                                               for i, r in enumerate(rows[after + 1:], after))]
+
+    write_csv(root / "s02" / "a.csv", shifted(recording_lines(n=30, label="run"), 10, 1.0))
+    write_csv(root / "s02" / "b.csv", shifted(recording_lines(n=15, label="walk"), 5, 0.01))
+    table, findings = read_dataset(dataset_spec(csv_params(root)))
+
+    a = table[table["recording"] == "s02/a"]
+    assert len(a) == 30 and len(table) == 20 + 25 + 30 + 15
+    steps = np.round(np.diff(a["time_s"].to_numpy()), 6)
+    assert sorted(set(steps)) == [0.02, 1.02] and list(steps).index(1.02) == 9
+    assert a["acc_x"].iloc[10] == np.float32(1.0)  # the sample after the gap keeps its values
+    assert [f for f in findings if "gap" in f] == [
+        f"1 recording(s) have gaps longer than two sample intervals (kept as they are), "
+        f"e.g. {root / 's02' / 'a.csv'}"], findings
+
 # ---- CSV folder: every validation error names file:line, the field and the fix ----------------
 
 def replace_line(path: Path, line: int, text: str) -> None:

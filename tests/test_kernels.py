@@ -355,8 +355,9 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path):
                                                          rng.integers(1 << 30, 1 << 31, 2000),
                                                          rng.integers(-31, 1, 2000))]
     text = "".join(f"{x} {m} {s}\n" for x, m, s in rows)
-    out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True).stdout.split("\n")
-    for (x, m, s), line in zip(rows, out):
+    out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(out) == len(rows), f"{len(out)} output lines for {len(rows)} rows"
+    for (x, m, s), line in zip(rows, out, strict=True):
         e = min(max(-s, 0), 31)
         assert [int(v) for v in line.split()] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
 

@@ -138,7 +138,7 @@ def test_fit_prints_a_line_per_epoch_and_trains_as_without_it(capsys):
     plain.compile(optimizer=keras.optimizers.Adam(0.01), loss=distillation_loss(tf, 1.0, 0.0),
                   metrics=[packed_accuracy(tf)])
     plain.fit(x, y, validation_data=(x[:12], y[:12]), epochs=3, batch_size=16, shuffle=True, verbose=0)
-    for mine, theirs in zip(model.get_weights(), plain.get_weights()):
+    for mine, theirs in zip(model.get_weights(), plain.get_weights(), strict=True):
         assert np.array_equal(mine, theirs)
 
 

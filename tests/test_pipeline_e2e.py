@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import yaml
 
 from dvc_repo import cached_outs, copy_repo, digests, remove, run
+from logits_check import assert_generated_c_matches, int8_inputs
+from mcuforge.arrays import load_arrays
+from mcuforge.codegen.tflm_reference import tflm_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +53,13 @@ def report(repo: Path, stage: str) -> dict:
     return json.loads((repo / "reports" / f"{stage}.json").read_text())
 
 
+@pytest.fixture
+def own_repo(repo, tmp_path) -> Path:
+    """A copy of the built repository (workspace, cache, run-cache) for a test that changes params or
+    outputs, so no test depends on what another left behind (any order, any subset)."""
+    return Path(shutil.copytree(repo, tmp_path / "repo", symlinks=True))
+
+
 def test_reports_hold_the_required_keys(repo):
     split = report(repo, "split")
     assert split["group_overlap"] == 0
@@ -59,18 +72,39 @@ def test_reports_hold_the_required_keys(repo):
     assert prune["sparsity"] >= 0.5
     quantize = report(repo, "quantize")
     assert {"test_accuracy_float", "test_accuracy_int8", "tflite_bytes", "arena_bytes"} <= set(quantize)
-    assert quantize["method"] in {"ptq", "qat"}
     assert quantize["tflite_bytes"] == (repo / "models/model_int8.tflite").stat().st_size
     assert quantize["arena_bytes"] > 0
     assert 1 / 7 < quantize["test_accuracy_int8"] <= 1.0  # better than chance even after 3 epochs
     verify = report(repo, "verify")
     assert verify["windows"] == report(repo, "features")["windows"]["test"]
     assert verify["logits_exact"] == verify["windows"] and verify["agreement"] == 1.0
-    assert verify["features_max_rel_err"] <= 1e-4
+    # README: "C features vs Python features: max relative error 0.0 (bit-exact)"
+    assert verify["features_check"] == "compared"
+    assert verify["features_max_rel_err"] == 0.0 and verify["features_int8_exact"] == verify["windows"], verify
     assert verify["accuracy_int8_c"] == quantize["test_accuracy_int8"]
     firmware = report(repo, "firmware")["qemu"]
     assert firmware["logits_exact"] == firmware["windows"] == verify["windows"]
     assert firmware["device_accuracy"] == quantize["test_accuracy_int8"]
+
+
+def test_quantize_keeps_the_better_of_ptq_and_qat(repo):
+    """max_drop=-1 forces QAT: both int8 models are scored, the better kept (a tie keeps PTQ), and the
+    kept .tflite really scores the reported accuracy on the test split (tflite_micro, computed here)."""
+    quantize = report(repo, "quantize")
+    ptq, qat = quantize["test_accuracy_int8_ptq"], quantize["test_accuracy_int8_qat"]
+    assert quantize["method"] == ("qat" if qat > ptq else "ptq"), quantize
+    assert quantize["test_accuracy_int8"] == max(ptq, qat)
+    assert quantize["int8_drop"] == round(quantize["test_accuracy_float"] - max(ptq, qat), 6)
+    model = (repo / "models/model_int8.tflite").read_bytes()
+    test = load_arrays(repo / "data/features/test.npz")
+    predicted = tflm_outputs(model, int8_inputs(model, test["x"])).argmax(axis=1)
+    kept = float(np.mean(predicted == test["y"]))
+    assert kept == quantize["test_accuracy_int8"], f"the kept .tflite scores {kept}, the report says {quantize}"
+
+
+def test_generated_c_logits_match_tflite_micro_here(repo, tmp_path):
+    """The chain's generated C on a sample of its test windows, compared here (not by verify)."""
+    assert_generated_c_matches(repo, tmp_path / "build")
 
 
 def test_noop_repro_runs_nothing(repo):
@@ -79,7 +113,8 @@ def test_noop_repro_runs_nothing(repo):
     assert_up_to_date(run(["dvc", "status"], repo))
 
 
-def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
+def test_quantize_param_reruns_only_quantize_and_what_follows(own_repo):
+    repo = own_repo
     model = repo / "models/model_int8.tflite"
     before = model.read_bytes()
     run(["python", "-m", "mcuforge.cli", "compose", *TINY, "quantize.representative_windows=48"], repo)
@@ -89,23 +124,25 @@ def test_quantize_param_reruns_only_quantize_and_what_follows(repo):
     assert ran == ["quantize", *followers]
 
 
-def test_board_param_rebuilds_only_the_firmware(repo):
-    run(["python", "-m", "mcuforge.cli", "compose", *TINY, "quantize.representative_windows=48",
-         "board=qemu_cortex_m3"], repo)
+def test_board_param_rebuilds_only_the_firmware(own_repo):
+    repo = own_repo
+    run(["python", "-m", "mcuforge.cli", "compose", *TINY, "board=qemu_cortex_m3"], repo)
     assert ran_stages(run(["dvc", "repro"], repo)) == ["firmware"]
     assert report(repo, "firmware")["board"] == "qemu_cortex_m3"
 
 
-def test_same_params_give_byte_identical_artifacts(repo):
+def test_same_params_give_byte_identical_artifacts(own_repo):
+    repo = own_repo
     before = digests(repo, OUTS)
     output = run(["dvc", "repro", "--force"], repo)
     assert ran_stages(output) == CHAIN
     assert digests(repo, OUTS) == before
 
 
-def test_push_then_pull_restores_data_and_models(repo, tmp_path):
+def test_push_then_pull_restores_data_and_models(own_repo, tmp_path):
     """Every cached output of the chain goes to the remote; with the cache and the files deleted,
     `dvc pull` brings back the same bytes and the pipeline is up to date again."""
+    repo = own_repo
     outs = cached_outs(repo)
     assert {"data/features", "models/model_int8.tflite", "firmware/generated"} <= set(outs)
     run(["dvc", "remote", "modify", "--local", "local", "url", str(tmp_path / "storage")], repo)
