@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ("compose", "sweep", "best", "plots", "bench", "doctor", "zephyr")
+SUBCOMMANDS = ("compose", "sweep", "best", "plots", "bench", "doctor", "zephyr", "docs-tables")
 
 
 def mcuforge(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -38,7 +38,7 @@ def test_help_lists_every_subcommand():
 
 
 @pytest.mark.parametrize("args", [["compose"], ["sweep"], ["best"], ["plots"], ["bench"], ["doctor"],
-                                  ["zephyr"], ["bench", "codegen"], ["bench", "crossval"]])
+                                  ["zephyr"], ["docs-tables"], ["bench", "codegen"], ["bench", "crossval"]])
 def test_every_subcommand_has_help(args):
     out = mcuforge(*args, "--help")
     assert out.returncode == 0, out.stderr
