@@ -8,30 +8,15 @@ errors keep Hydra's message and exit 1); `doctor` exits 1 when the default `dvc 
 """
 from __future__ import annotations
 
-import functools
 import importlib.util
 import sys
 from pathlib import Path
 
 import click
 
-from mcuforge.errors import McuforgeError
+from mcuforge.errors import McuforgeError, stage_main
 
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
-
-
-def one_line_errors(func):
-    """An McuforgeError becomes `error: <message>` on stderr and exit 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except McuforgeError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +31,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("overrides", nargs=-1)
-@one_line_errors
+@stage_main
 def compose(overrides: tuple[str, ...]) -> None:
     """Compose params.yaml from conf/ with Hydra OVERRIDES (what plain `dvc repro` reads).
 
@@ -60,7 +45,7 @@ def compose(overrides: tuple[str, ...]) -> None:
 
 @cli.command(context_settings=PASS_THROUGH, add_help_option=False)
 @click.argument("hydra_args", nargs=-1, type=click.UNPROCESSED)
-@one_line_errors
+@stage_main
 def sweep(hydra_args: tuple[str, ...]) -> None:
     """A Hydra (multi)run over conf/, each job one DVC experiment (args go to Hydra).
 
@@ -81,7 +66,7 @@ def sweep(hydra_args: tuple[str, ...]) -> None:
               help="also require latency (instructions / clock) <= this, where known")
 @click.option("--all-commits", is_flag=True, help="experiments of every commit, not only HEAD")
 @click.option("--apply", "apply_pick", is_flag=True, help="`dvc exp apply` the pick")
-@one_line_errors
+@stage_main
 def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick: bool) -> None:
     """The most accurate experiment that fits BOARD's flash/RAM budget (exit 2 if none fits)."""
     from mcuforge.experiments.best import pick_best
@@ -97,7 +82,7 @@ def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick
 @click.option("--plot", "plot_ids", multiple=True, metavar="ID", help="only this plot id (repeatable)")
 @click.option("--experiments", is_flag=True, help="overlay HEAD and its experiments")
 @click.option("--scale", type=float, default=2.0, show_default=True, help="PNG pixels per CSS pixel")
-@one_line_errors
+@stage_main
 def plots(revs: tuple[str, ...], out: Path, fmt: str, plot_ids: tuple[str, ...], experiments: bool,
           scale: float) -> None:
     """Render the plots dvc.yaml declares to PNG/SVG offline (REVs overlay revisions)."""
@@ -124,7 +109,7 @@ def _run_benchmark(name: str, args: tuple[str, ...]) -> None:
 
 @bench.command("codegen", context_settings=PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@one_line_errors
+@stage_main
 def bench_codegen(args: tuple[str, ...]) -> None:
     """Native codegen vs TFLite Micro on Cortex-M3/M4 under QEMU (--help: its options)."""
     _run_benchmark("codegen", args)
@@ -132,7 +117,7 @@ def bench_codegen(args: tuple[str, ...]) -> None:
 
 @bench.command("crossval", context_settings=PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@one_line_errors
+@stage_main
 def bench_crossval(args: tuple[str, ...]) -> None:
     """Subject-grouped k-fold cross-validation of the chain through int8 (--help: its options)."""
     _run_benchmark("crossval", args)
@@ -140,7 +125,7 @@ def bench_crossval(args: tuple[str, ...]) -> None:
 
 @cli.command("docs-tables")
 @click.option("--check", is_flag=True, help="change nothing; exit 2 naming every table that disagrees")
-@one_line_errors
+@stage_main
 def docs_tables(check: bool) -> None:
     """Write the measured tables of README.md and docs/ from the committed reports (between markers)."""
     from mcuforge.experiments.docs_tables import update
@@ -164,7 +149,7 @@ def doctor() -> None:
 
 
 @cli.command()
-@one_line_errors
+@stage_main
 def zephyr() -> None:
     """The Zephyr workspace found (west topdir / ZEPHYR_BASE), version, modules, toolchain."""
     from mcuforge.firmware.zephyr_workspace import describe, find_workspace

@@ -10,7 +10,7 @@ class McuforgeError(Exception):
 
 
 def stage_main(func):
-    """Run a stage's main(): an McuforgeError becomes `error: <message>` on stderr and exit 2."""
+    """Run a stage's main() or a CLI command: an McuforgeError becomes `error: <message>` on stderr, exit 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
