@@ -90,11 +90,10 @@ def _picolibc() -> Check:
 
 
 def _zephyr_checks(project_root: Path) -> list[Check]:
-    from mcuforge.firmware.zephyr_workspace import find_workspace
+    from mcuforge.firmware.zephyr_workspace import SETUP as ZEPHYR_SETUP, find_workspace
 
     ws = find_workspace(project_root)
-    init = ("mkdir ws && cd ws && git clone <this repository> mcuforge && west init -l mcuforge && west update "
-            "(docs: Firmware and Zephyr)")
+    init = f"{ZEPHYR_SETUP} (docs/zephyr.md)"
     checks = [Check("zephyr", "workspace", ws.zephyr_base is not None,
                     f"{ws.zephyr_base} (Zephyr {ws.zephyr_version})" if ws.zephyr_base else "none found", init)]
     if ws.zephyr_base is None:

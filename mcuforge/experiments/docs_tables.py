@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mcuforge import atomic
 from mcuforge.errors import McuforgeError
 from mcuforge.experiments.docs_table_specs import TABLES, Reports
 
@@ -67,7 +68,7 @@ def update(root: Path | str = ".", check: bool = False) -> list[str]:
         if names:
             differ.append(f"{path.relative_to(root)} ({', '.join(names)})")
             if not check:
-                path.write_text(new, encoding="utf-8")
+                atomic.write_text(path, new)
     if check and differ:
         raise McuforgeError(f"generated tables disagree with the reports in: {'; '.join(differ)}: "
                             "run `mcuforge docs-tables` and commit the result")

@@ -103,8 +103,9 @@ def zephyr_part(params: dict, core, inputs: dict) -> tuple[str, dict | None]:
     compiled_in = write_app_inputs(params, core, inputs)
     ws = zephyr_workspace.find_workspace(Path.cwd())
     if ws.zephyr_base is None:
-        if os.environ.get("ZEPHYR_BASE"):
-            raise McuforgeError(ws.problems[0] if ws.problems else "ZEPHYR_BASE is not a Zephyr tree")
+        if os.environ.get("ZEPHYR_BASE"):  # the user asked for this tree: its problem is an error
+            raise McuforgeError(next((p for p in ws.problems if p.startswith("ZEPHYR_BASE=")),
+                                     f"ZEPHYR_BASE={os.environ['ZEPHYR_BASE']} is not a Zephyr tree"))
         return "skipped: no Zephyr workspace (`mcuforge zephyr` says how to make one)", None
     cpu = params["board"]["cpu"]
     if core is None and not (os.environ.get("ZEPHYR_SDK_INSTALL_DIR") or os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT")):

@@ -128,6 +128,10 @@ def _module_paths(topdir: Path | None, zephyr_base: Path, problems: list[str]) -
     return {p.name: Path(p.abspath) for p in manifest.get_projects([]) if manifest.is_active(p)}
 
 
+def _is_zephyr_tree(path: Path) -> bool:
+    return (path / "cmake" / "modules" / "zephyr_default.cmake").is_file()
+
+
 def find_workspace(project_root: Path) -> ZephyrWorkspace:
     """What the firmware stage would build with; project_root may be a folder inside the project."""
     start = Path(project_root).resolve()
@@ -143,13 +147,13 @@ def find_workspace(project_root: Path) -> ZephyrWorkspace:
     topdir = _topdir(project_root)
     if os.environ.get("ZEPHYR_BASE"):
         base = Path(os.environ["ZEPHYR_BASE"]).resolve()
-        if not (base / "cmake" / "modules" / "zephyr_default.cmake").exists():
+        if not _is_zephyr_tree(base):
             problems.append(f"ZEPHYR_BASE={base} is not a Zephyr tree (no cmake/modules/zephyr_default.cmake): "
                             f"`unset ZEPHYR_BASE` to use the west workspace, or point it at <workspace>/zephyr")
             base = None
     elif topdir is not None:
         base = topdir / "zephyr"
-        if not (base / "cmake" / "modules" / "zephyr_default.cmake").exists():
+        if not _is_zephyr_tree(base):
             problems.append(f"west workspace {topdir} has no zephyr/ yet: `cd {topdir} && west update`")
             base = None
     else:
