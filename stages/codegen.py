@@ -29,7 +29,7 @@ NORMALIZATION = Path("data/features/normalization.json")
 OUT_DIR = Path("firmware/generated")
 REPORT = Path("reports/codegen.json")
 ARENA_TIMELINE = Path("reports/plots/arena_timeline.csv")
-NATIVE_KEYS = ("arena_bytes", "arena_lower_bound", "arena_timeline", "weights_bytes", "macs")
+NATIVE_KEYS = ("arena_bytes", "arena_lower_bound", "arena_inplace_steps", "arena_timeline", "weights_bytes", "macs")
 
 
 def native(model: bytes, labels: list[str], name: str, out_dir: Path) -> dict:

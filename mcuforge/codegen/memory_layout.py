@@ -3,7 +3,10 @@
 Shape-only ops (RESHAPE, EXPAND_DIMS, SQUEEZE) make their output share the input's buffer, so a
 group of aliased tensors is one buffer. The graph input's buffer lives in the arena (invoke
 copies the caller's input there unless the caller wrote it in place); the graph output's buffer
-is the caller's `output` pointer, so it takes no arena space.
+is the caller's `output` pointer, so it takes no arena space. A step whose kernel walks its
+output in raster order may write over its own input when that input dies at the step
+(mcuforge.codegen.inplace proves how far); the planner uses such links where they shrink the
+arena below the liveness bound.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from mcuforge.codegen.arena_planner import ArenaPlan, Buffer, plan_arena
 from mcuforge.codegen.errors import CodegenError
+from mcuforge.codegen.inplace import max_displacement
 from mcuforge.codegen.lowering import Alias, Step
 from mcuforge.codegen.model_reader import Graph
 
@@ -24,6 +28,7 @@ class MemoryLayout:
     output_group: int
     buffers: tuple[Buffer, ...]     # the arena buffers the plan placed (the caller's output excluded)
     plan: ArenaPlan
+    inplace_links: dict[tuple[int, int], int]  # (input group, output group) -> largest safe displacement
 
 
 def _resolve(group_of: dict[int, int], tensor: int) -> int:
@@ -67,7 +72,25 @@ def build_layout(graph: Graph, lowered: list[Step | Alias], alignment: int = 1) 
         for g in sorted(first)
         if not (external_output and g == output_group)
     ]
-    plan = plan_arena(buffers, alignment=alignment)
+    links = _inplace_links(steps, groups, buffers, last)
+    plan = plan_arena(buffers, alignment=alignment, links=links)
     return MemoryLayout(steps=tuple(steps), group_of=groups, external_output=external_output,
                         input_group=input_group, output_group=output_group, buffers=tuple(buffers),
-                        plan=plan)
+                        plan=plan, inplace_links=links)
+
+
+def _inplace_links(steps: list[Step], groups: dict[int, int], buffers: list[Buffer],
+                   last: dict[int, int]) -> dict[tuple[int, int], int]:
+    """Steps whose one tensor input dies there and whose output is an arena buffer they may overlap."""
+    size = {b.key: b.size for b in buffers}
+    links = {}
+    for s, step in enumerate(steps):
+        ins = {groups[t] for t in step.tensor_inputs}
+        out = groups[step.output]
+        if len(ins) != 1 or out not in size:
+            continue
+        (inp,) = ins
+        bound = max_displacement(step)
+        if inp in size and last[inp] == s and bound is not None and bound > -size[out]:
+            links[inp, out] = bound
+    return links
