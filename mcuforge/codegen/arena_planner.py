@@ -84,6 +84,14 @@ def plan_arena(buffers: list[Buffer], alignment: int = 1, trials: int = 400,
     the lower bound (with links, it tries every order).
     """
     links = dict(links or {})
+    if links:  # overlap only where it pays: a plan as small without links is preferred
+        plain = plan_arena(buffers, alignment, trials)
+        linked = _plan(buffers, alignment, trials, links)
+        return plain if plain.arena_bytes <= linked.arena_bytes else linked
+    return _plan(buffers, alignment, trials, links)
+
+
+def _plan(buffers: list[Buffer], alignment: int, trials: int, links: InplaceLinks) -> ArenaPlan:
     bound = lower_bound(buffers)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first, b.key)),
