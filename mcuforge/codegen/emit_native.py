@@ -22,6 +22,7 @@ from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.lowering import Step, lower_graph
 from mcuforge.codegen.memory_layout import MemoryLayout, build_layout
 from mcuforge.codegen.model_reader import Graph, read_model
+from mcuforge.codegen.sparse_weights import SPARSE_KERNELS, choose_weight_storage, const_bytes
 
 ARENA_ALIGNMENT = 8
 
@@ -244,7 +245,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
     output = graph.tensors[graph.outputs[0]]
     if labels and len(labels) != output.size:
         raise CodegenError(f"{len(labels)} labels given for a model with {output.size} outputs")
-    lowered = lower_graph(graph)
+    lowered = [choose_weight_storage(item) if isinstance(item, Step) else item for item in lower_graph(graph)]
     layout = build_layout(graph, lowered)
     ident = c_identifier(name)
     emitter = _Emitter(graph, layout, labels, ident, hashlib.sha256(bytes(tflite_bytes)).hexdigest())
@@ -254,7 +255,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
     for filename, text in files.items():
         with atomic_path(out_dir / filename) as tmp:
             tmp.write_text(text, encoding="ascii")
-    weights_bytes = sum(len(c.values) * (1 if c.ctype == "int8_t" else 4) for s in layout.steps for c in s.consts)
+    weights_bytes = sum(const_bytes(s.consts) for s in layout.steps)
     return {
         "name": ident,
         "files": sorted(files),
@@ -264,6 +265,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
         "arena_timeline": timeline_rows(graph, layout),
         "weights_bytes": weights_bytes,
         "macs": sum(s.macs for s in layout.steps),
+        "sparse_layers": sum(s.kernel in SPARSE_KERNELS.values() for s in layout.steps),
         "ops": [item.opcode for item in lowered],
         "input_size": graph.tensors[graph.inputs[0]].size,
         "output_size": output.size,

@@ -78,6 +78,17 @@ int mf_fully_connected_s8(const mf_fc_params *p, const int8_t *input, const int8
                           const int32_t *bias, const int32_t *multiplier, const int32_t *shift,
                           int8_t *output);
 
+/* The same two kernels over bitmap-compressed weights (zero weights skipped; layout in
+ * src/sparse.c). Conv filters have at most MF_SPARSE_MAX_TAPS taps (filter_h x filter_w). */
+#define MF_SPARSE_MAX_TAPS 64
+int mf_conv2d_sparse_s8(const mf_conv_params *p, const int8_t *input, const uint32_t *bitmap,
+                        const int8_t *values, const int32_t *start, const int16_t *k_offset,
+                        const uint8_t *k_tap, const int32_t *bias, const int32_t *multiplier,
+                        const int32_t *shift, int8_t *output);
+int mf_fully_connected_sparse_s8(const mf_fc_params *p, const int8_t *input, const uint32_t *bitmap,
+                                 const int8_t *values, const int32_t *start, const int32_t *bias,
+                                 const int32_t *multiplier, const int32_t *shift, int8_t *output);
+
 /* tflite::reference_integer_ops::MaxPool. */
 int mf_max_pool_s8(const mf_pool_params *p, const int8_t *input, int8_t *output);
 
