@@ -5,7 +5,13 @@ points with the split. This runs the real stage modules (features → train → 
 quantize) once per fold in a scratch folder: fold k tests on the k-th group of subjects,
 validates on the next group and trains on the rest.
 
-    mcuforge bench crossval [--folds 5] [--work DIR] [hydra overrides for params...]
+Per fold it also quantizes the unpruned student (`unpruned_int8_accuracy`) and distills a student of
+the pruned size from scratch and quantizes it (`scratch_int8_accuracy`), so pruning is compared with
+not pruning and with simply training the smaller model. On the first --device-folds folds, codegen and
+firmware run for the pruned and the unpruned student: `pruned_weights_ratio` (codegen weights_bytes)
+and `pruned_instructions_ratio` (QEMU instructions per inference) are their means.
+
+    mcuforge bench crossval [--folds 5] [--max-folds N] [--device-folds 1] [--work DIR] [overrides...]
 
 Writes reports/bench_crossval.json (folds, int8_accuracy_mean/std, teacher_accuracy_mean, …).
 Needs data/split.parquet (run `dvc repro split` first).
@@ -22,14 +28,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mcuforge import atomic  # noqa: E402
+from mcuforge.arrays import load_arrays  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
+from mcuforge.ml.model_file import save_weights_with_arch, saved_arch  # noqa: E402
 
 STAGES = ["features", "train", "distill", "prune", "quantize"]
+DEVICE_STAGES = ["codegen", "firmware"]
 
 
 def fold_tables(table: pd.DataFrame, folds: int) -> list[pd.DataFrame]:
@@ -45,14 +55,61 @@ def fold_tables(table: pd.DataFrame, folds: int) -> list[pd.DataFrame]:
     return tables
 
 
-def run_fold(work: Path, table: pd.DataFrame, overrides: list[str]) -> dict:
+def run_stages(work: Path, stages: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for stage in stages:
+        subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=work, env=env, check=True)
+
+
+def report(work: Path, stage: str) -> dict:
+    return json.loads((work / f"reports/{stage}.json").read_text())
+
+
+def variant(work: Path, name: str, student_arch: dict | None) -> Path:
+    """A sibling folder sharing the fold's features, teacher and params; student_arch replaces
+    model.student (for the from-scratch student)."""
+    out = work.parent / f"{work.name}-{name}"
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    (out / "models").mkdir(exist_ok=True)
+    for path in ("data/features", "models/teacher.npz", "data/split.parquet"):
+        if not (out / path).exists():
+            (out / path).symlink_to((work / path).resolve())
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    if student_arch is not None:
+        params["model"]["student"] = student_arch
+    (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return out
+
+
+def as_pruned(folder: Path) -> None:
+    """models/student.npz as quantize's input (models/pruned.npz carries the architecture)."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    save_weights_with_arch(folder / "models/pruned.npz", load_arrays(folder / "models/student.npz"),
+                           params["model"]["student"])
+
+
+def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool) -> dict:
     (work / "data").mkdir(parents=True, exist_ok=True)
     table.to_parquet(work / "data/split.parquet")
     compose(work / "params.yaml", overrides, ROOT / "conf")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for stage in STAGES:
-        subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=work, env=env, check=True)
-    reports = {s: json.loads((work / f"reports/{s}.json").read_text()) for s in STAGES[1:]}
+    run_stages(work, STAGES)
+    reports = {s: report(work, s) for s in STAGES[1:]}
+    unpruned = variant(work, "unpruned", None)
+    (unpruned / "models/student.npz").write_bytes((work / "models/student.npz").read_bytes())
+    as_pruned(unpruned)
+    run_stages(unpruned, ["quantize"])
+    scratch = variant(work, "scratch", saved_arch(work / "models/pruned.npz"))
+    run_stages(scratch, ["distill"])
+    as_pruned(scratch)
+    run_stages(scratch, ["quantize"])
+    ratios = {}
+    if device:
+        run_stages(work, DEVICE_STAGES)
+        run_stages(unpruned, DEVICE_STAGES)
+        ratios = {"pruned_weights_ratio": report(work, "codegen")["weights_bytes"]
+                  / report(unpruned, "codegen")["weights_bytes"],
+                  "pruned_instructions_ratio": report(work, "firmware")["qemu"]["instructions_per_inference"]
+                  / report(unpruned, "firmware")["qemu"]["instructions_per_inference"]}
     return {
         "test_subjects": sorted(table.loc[table["split"] == "test", "subject"].unique().tolist()),
         "teacher_accuracy": reports["train"]["test_accuracy"],
@@ -62,6 +119,11 @@ def run_fold(work: Path, table: pd.DataFrame, overrides: list[str]) -> dict:
         "sparsity": reports["prune"]["sparsity"],
         "int8_accuracy": reports["quantize"]["test_accuracy_int8"],
         "quantize_method": reports["quantize"]["method"],
+        "prune_method": reports["prune"].get("method", "magnitude"),
+        "pruned_macs_ratio": reports["prune"].get("macs_ratio", 1.0),
+        "unpruned_int8_accuracy": report(unpruned, "quantize")["test_accuracy_int8"],
+        "scratch_int8_accuracy": report(scratch, "quantize")["test_accuracy_int8"],
+        **ratios,
     }
 
 
@@ -70,15 +132,25 @@ def summarize(results: list[dict], overrides: list[str]) -> dict:
         return round(float(fn([r[key] for r in results])), 4)
 
     summary = {"folds": len(results), "overrides": overrides, "per_fold": results}
-    for key in ("teacher", "student", "student_no_teacher", "pruned", "int8"):
+    for key in ("teacher", "student", "student_no_teacher", "pruned", "int8", "unpruned_int8", "scratch_int8"):
         summary[f"{key}_accuracy_mean"] = stat(f"{key}_accuracy", np.mean)
         summary[f"{key}_accuracy_std"] = stat(f"{key}_accuracy", np.std)
+    summary["pruned_int8_accuracy_mean"] = summary["int8_accuracy_mean"]
+    summary["pruned_macs_ratio"] = stat("pruned_macs_ratio", np.mean)
+    for key in ("pruned_weights_ratio", "pruned_instructions_ratio"):
+        measured = [r[key] for r in results if key in r]
+        summary[key] = round(float(np.mean(measured)), 4) if measured else None
+    summary["device_folds"] = sum("pruned_weights_ratio" in r for r in results)
     return summary
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-folds", type=int, default=None,
+                        help="run only the first N folds of the --folds split (a quicker, partial run)")
+    parser.add_argument("--device-folds", type=int, default=1,
+                        help="folds on which codegen + firmware measure the weights and instructions ratios")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_crossval.json")
     parser.add_argument("overrides", nargs="*")
@@ -87,8 +159,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     table = pd.read_parquet(ROOT / "data/split.parquet")
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-crossval-"))
     results = []
-    for k, fold_table in enumerate(fold_tables(table, args.folds)):
-        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides))
+    for k, fold_table in enumerate(fold_tables(table, args.folds)[:args.max_folds]):
+        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides, k < args.device_folds))
         print(f"fold {k}: {json.dumps(results[-1])}", flush=True)
     summary = summarize(results, args.overrides)
     atomic.write_json(args.out, summary)

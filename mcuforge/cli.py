@@ -35,7 +35,7 @@ def cli() -> None:
 def compose(overrides: tuple[str, ...]) -> None:
     """Compose params.yaml from conf/ with Hydra OVERRIDES (what plain `dvc repro` reads).
 
-    Example: mcuforge compose board=qemu_cortex_m3 features=spectral prune.sparsity=0.8
+    Example: mcuforge compose board=qemu_cortex_m3 features=spectral prune.keep=0.3
     """
     from mcuforge.experiments.compose import compose as compose_params
 
@@ -49,7 +49,7 @@ def compose(overrides: tuple[str, ...]) -> None:
 def sweep(hydra_args: tuple[str, ...]) -> None:
     """A Hydra (multi)run over conf/, each job one DVC experiment (args go to Hydra).
 
-    Example: mcuforge sweep --multirun 'prune.sparsity=0.5,0.8' hydra/launcher=joblib
+    Example: mcuforge sweep --multirun 'prune.keep=0.3,0.5' hydra/launcher=joblib
     hydra.launcher.n_jobs=2. Ends with a table; exit 2 if any experiment failed.
     """
     from mcuforge.experiments.sweep import run_sweep

@@ -1,55 +1,60 @@
-"""prune: tfmot magnitude pruning of the student to prune.sparsity (PolynomialDecay), fine-tuned
-with the distillation loss, then strip_pruning.
+"""prune: shrink the distilled student, fine-tuned with the distillation loss (prune.method):
+channels (default) removes whole filters and Dense units by saliency down to prune.keep of the MACs
+or parameters and rebuilds a smaller model (mcuforge.ml.pruning_channels); magnitude zeroes
+prune.sparsity of every kernel with tfmot and keeps the shape (mcuforge.ml.pruning_magnitude).
 
-Writes models/pruned.npz (student architecture), reports/prune.json.
+Writes models/pruned.npz (weights and the pruned architecture), reports/prune.json.
 """
 from __future__ import annotations
 
-import math
-
 from mcuforge import atomic
-from mcuforge.errors import stage_main
+from mcuforge.errors import McuforgeError, stage_main
 from mcuforge.ml.datasets import load_features
 from mcuforge.params import load_params
+
+METHODS = ("channels", "magnitude")
 
 
 @stage_main
 def main() -> None:
     params = load_params()
-    cfg, distill = params["prune"], params["distill"]
+    cfg, distill, arch = params["prune"], params["distill"], params["model"]["student"]
+    if cfg.get("method") not in METHODS:
+        raise McuforgeError(f"prune.method={cfg.get('method')!r} is unknown; choose one of {', '.join(METHODS)}")
     from mcuforge.ml.tf_setup import import_tf
 
     tf, keras = import_tf(params["seed"])
-    import tensorflow_model_optimization as tfmot
-
     from mcuforge.ml import training
+    from mcuforge.ml.channel_chain import chain
     from mcuforge.ml.losses import distillation_loss
-    from mcuforge.ml.pruning import kernel_sparsity, wrap_for_pruning
+    from mcuforge.ml.model_file import save_model
+    from mcuforge.ml.pruning_channels import prune_channels, summary
+    from mcuforge.ml.pruning_magnitude import kernel_sparsity, prune_magnitude
 
     data = load_features()
     models = {role: training.load_trained(keras, params["model"][role], data, role, f"models/{role}.npz")
               for role in ("teacher", "student")}
     targets = training.distillation_targets(models["teacher"], data)
+    train, val = (data.train.x, targets["train"]), (data.val.x, targets["val"])
+    loss = distillation_loss(tf, distill["temperature"], distill["alpha"])
 
-    student_accuracy = training.accuracy(models["student"], data.test.x, data.test.y)
-    steps_per_epoch = math.ceil(len(data.train.y) / cfg["batch_size"])
-    wrapped = wrap_for_pruning(keras, tfmot, models["student"], cfg, steps_per_epoch)
-    training.fit(tf, keras, wrapped, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
-                 {**cfg, "patience": None}, distillation_loss(tf, distill["temperature"], distill["alpha"]),
-                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False,
-                 label="prune")
-    pruned = tfmot.sparsity.keras.strip_pruning(wrapped)
+    def score(model) -> float:
+        return training.accuracy(model, data.test.x, data.test.y)
 
-    training.save_weights("models/pruned.npz", pruned)
-    report = {
-        "sparsity": round(kernel_sparsity(keras, pruned), 6),
-        "target_sparsity": cfg["sparsity"],
-        "test_accuracy": training.accuracy(pruned, data.test.x, data.test.y),
-        "student_test_accuracy": student_accuracy,
-    }
+    student_accuracy = score(models["student"])
+    if cfg["method"] == "channels":
+        pruned, arch, fields = prune_channels(tf, keras, models["student"], arch, train, val, cfg, loss, score)
+    else:
+        pruned, fields = prune_magnitude(tf, keras, models["student"], train, val, cfg, loss)
+        units = chain(keras, models["student"])
+        fields = {**summary(units, [range(u.width) for u in units[:-1]]), **fields}
+    save_model("models/pruned.npz", pruned, arch)
+    report = {"method": cfg["method"], **fields, "sparsity": round(kernel_sparsity(keras, pruned), 6),
+              "test_accuracy": score(pruned), "student_test_accuracy": student_accuracy}
     atomic.write_json("reports/prune.json", report)
-    print(f"prune: sparsity {report['sparsity']:.3f} (target {cfg['sparsity']:g}), test accuracy "
-          f"{report['test_accuracy']:.3f} (student before pruning {student_accuracy:.3f}) "
+    print(f"prune ({cfg['method']}): MACs {report['macs_after']:,} of {report['macs_before']:,}, parameters "
+          f"{report['params_after']:,} of {report['params_before']:,}, kernel sparsity {report['sparsity']:.3f}, "
+          f"test accuracy {report['test_accuracy']:.3f} (student before pruning {student_accuracy:.3f}) "
           "-> models/pruned.npz")
 
 

@@ -1,4 +1,4 @@
-"""quantize: full-integer int8 PTQ of the pruned student with a representative set from train;
+"""quantize: full-integer int8 PTQ of the pruned student (its architecture from models/pruned.npz) with a representative set from train;
 if int8 test accuracy drops more than quantize.max_drop below the float model, also run
 pruning-preserving QAT and keep the better (ties keep PTQ; the report holds both accuracies). Evaluated with tflite_micro (device semantics).
 
@@ -26,13 +26,13 @@ def main() -> None:
 
     from mcuforge.ml import training
     from mcuforge.ml.losses import distillation_loss
+    from mcuforge.ml.model_file import load_model
     from mcuforge.ml.quantization import convert_int8, prune_preserving_qat_model, representative_sample
 
     data = load_features()
     models = {"teacher": training.load_trained(keras, params["model"]["teacher"], data, "teacher",
                                                "models/teacher.npz"),
-              "pruned": training.load_trained(keras, params["model"]["student"], data, "student",
-                                              "models/pruned.npz")}
+              "pruned": load_model(keras, data, "student", "models/pruned.npz")[0]}
     float_accuracy = training.accuracy(models["pruned"], data.test.x, data.test.y)
     representative = representative_sample(data.train.x, cfg["representative_windows"], params["seed"])
 

@@ -52,12 +52,12 @@ def copy_conf(tmp_path: Path) -> Path:
 
 def test_compose_writes_params_with_overrides(tmp_path):
     repo = copy_conf(tmp_path)
-    out = mcuforge("compose", "board=qemu_cortex_m3", "prune.sparsity=0.7", cwd=repo)
+    out = mcuforge("compose", "board=qemu_cortex_m3", "prune.keep=0.7", cwd=repo)
     assert out.returncode == 0, out.stderr
     params = yaml.safe_load((repo / "params.yaml").read_text())
     board = yaml.safe_load((ROOT / "conf/board/qemu_cortex_m3.yaml").read_text())
     assert params["board"]["zephyr_board"] == board["zephyr_board"]
-    assert params["prune"]["sparsity"] == 0.7
+    assert params["prune"]["keep"] == 0.7 and params["prune"]["method"] == "channels"
 
 
 def test_bad_input_is_one_line_naming_the_value(tmp_path):

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 # Tiny and fixed in conf/config.yaml itself: `dvc exp run` recomposes params.yaml from conf/.
 TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
         "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
-SPARSITIES = (0.5, 0.8)
+KEEPS = (0.5, 0.8)
 SWEPT_BOARD = "nrf52840dk"        # through mcuforge.experiments.sweep (Hydra multirun, joblib launcher)
-QUEUED_BOARD = "qemu_cortex_m3"   # through `dvc exp run --queue -S 'prune.sparsity=choice(...)'`
+QUEUED_BOARD = "qemu_cortex_m3"   # through `dvc exp run --queue -S 'prune.keep=choice(...)'`
 UPSTREAM = ("ingest", "split", "features", "train", "distill")
 DOWNSTREAM = ("prune", "quantize", "codegen", "verify")   # the same for every board
 
@@ -71,11 +71,11 @@ def swept(tmp_path_factory) -> dict:
     # SWEPT_BOARD runs prune and what follows; QUEUED_BOARD restores what the run-cache holds
     started = time.monotonic()
     sweep_output = run(["python", "-m", "mcuforge.cli", "sweep", "--multirun", f"board={SWEPT_BOARD}",
-                 f"prune.sparsity={','.join(map(str, SPARSITIES))}", "hydra/launcher=joblib",
+                 f"prune.keep={','.join(map(str, KEEPS))}", "hydra/launcher=joblib",
                  "hydra.launcher.n_jobs=2"], repo)
     timings["mcuforge.experiments.sweep, 2 jobs"] = time.monotonic() - started
     started = time.monotonic()
-    run(["dvc", "exp", "run", "--queue", "-S", f"prune.sparsity=choice({','.join(map(str, SPARSITIES))})",
+    run(["dvc", "exp", "run", "--queue", "-S", f"prune.keep=choice({','.join(map(str, KEEPS))})",
          "-S", f"board={QUEUED_BOARD}"], repo)
     run_all_queued(repo)
     timings["dvc exp run --queue + --run-all, 2 experiments"] = time.monotonic() - started
@@ -91,23 +91,23 @@ def experiments(swept: dict) -> list:
 def test_every_job_is_a_named_experiment_with_its_params_and_metrics(swept):
     exps = experiments(swept)
     assert all(r.finished for r in exps), [(r.name, r.state) for r in exps]
-    assert sorted((r.param("board.name"), r.param("prune.sparsity")) for r in exps) == sorted(
-        (b, s) for b in (SWEPT_BOARD, QUEUED_BOARD) for s in SPARSITIES)
-    for sparsity in SPARSITIES:
-        name = f"board={SWEPT_BOARD},prune.sparsity={sparsity}"
+    assert sorted((r.param("board.name"), r.param("prune.keep")) for r in exps) == sorted(
+        (b, s) for b in (SWEPT_BOARD, QUEUED_BOARD) for s in KEEPS)
+    for keep in KEEPS:
+        name = f"board={SWEPT_BOARD},prune.keep={keep}"
         row = next(r for r in exps if r.name == name)   # reproducible names
-        assert (row.param("board.name"), row.param("prune.sparsity")) == (SWEPT_BOARD, sparsity)
+        assert (row.param("board.name"), row.param("prune.keep")) == (SWEPT_BOARD, keep)
         assert re.search(rf"^{re.escape(name)} +ok ", swept["sweep_output"], re.MULTILINE)
     for row in exps:
         board = row.param("board.name")
-        assert row.metric("prune", "target_sparsity") == row.param("prune.sparsity")
-        assert abs(row.metric("prune", "sparsity") - row.param("prune.sparsity")) < 0.02
+        assert row.metric("prune", "method") == "channels"
+        assert row.metric("prune", "macs_ratio") <= row.param("prune.keep")
         assert (row.metric("firmware", "board"), row.metric("firmware", "cpu")) == (board, row.param("board.cpu"))
         assert row.metric("firmware", "qemu.device_accuracy") == row.metric("quantize", "test_accuracy_int8")
         assert row.metric("firmware", "flash_bytes") > 0 and row.metric("firmware", "qemu.instructions_per_inference") > 0
-    # the model does not depend on the board: same sparsity, same int8 model on every board
-    for sparsity in SPARSITIES:
-        same = {r.metric("quantize", "test_accuracy_int8") for r in exps if r.param("prune.sparsity") == sparsity}
+    # the model does not depend on the board: same keep, same int8 model on every board
+    for keep in KEEPS:
+        same = {r.metric("quantize", "test_accuracy_int8") for r in exps if r.param("prune.keep") == keep}
         assert len(same) == 1
 
 
@@ -122,10 +122,10 @@ def test_only_what_the_params_touch_runs_the_rest_is_restored(swept):
     stages = yaml.safe_load((swept["repo"] / "dvc.yaml").read_text())["stages"]
     restorable = [s for s in DOWNSTREAM if run_cache_saved(stages[s])]
     assert "prune" in restorable
-    for sparsity in SPARSITIES:
-        ran_first = swept["logs"][f"board={SWEPT_BOARD},prune.sparsity={sparsity}"]
+    for keep in KEEPS:
+        ran_first = swept["logs"][f"board={SWEPT_BOARD},prune.keep={keep}"]
         ran_second = next(swept["logs"][r.name] for r in experiments(swept)
-                          if (r.param("board.name"), r.param("prune.sparsity")) == (QUEUED_BOARD, sparsity))
+                          if (r.param("board.name"), r.param("prune.keep")) == (QUEUED_BOARD, keep))
         for log in (ran_first, ran_second):
             assert all(f"Stage '{s}' didn't change, skipping" in log for s in UPSTREAM)
         assert all(f"Running stage '{s}'" in ran_first for s in (*DOWNSTREAM, "firmware"))

@@ -118,7 +118,7 @@ def overflow_error(base: Path, dest: Path, overrides: list[str]) -> str:
     proc = run_firmware(root)
     assert proc.returncode == 2, proc.stderr
     assert not (root / "reports/firmware.json").exists() and not (root / "build/baremetal").exists()
-    assert "prune.sparsity" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "prune.keep" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     return proc.stderr
 
 

@@ -20,7 +20,7 @@ tf, keras = import_tf(0, quiet=False)   # pytest captures fd 2 itself; the filte
 
 from mcuforge.ml.architectures import build_model  # noqa: E402
 from mcuforge.ml.losses import distillation_loss, pack_targets, packed_accuracy  # noqa: E402
-from mcuforge.ml.pruning import kernel_sparsity, wrap_for_pruning  # noqa: E402
+from mcuforge.ml.pruning_magnitude import kernel_sparsity, wrap_for_pruning  # noqa: E402
 from mcuforge.ml.quantization import convert_int8  # noqa: E402
 from mcuforge.ml import training  # noqa: E402
 

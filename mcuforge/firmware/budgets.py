@@ -29,5 +29,5 @@ def check_budget(board: dict, flash: int, ram: int, stack: int | None, limits: t
     if over:
         basis = "board size - reserve" if limits is None else "the board's flash and RAM"
         raise McuforgeError(
-            f"{what} does not fit board {board.get('name')} ({'; '.join(over)}; budget = {basis}): raise "
-            f"prune.sparsity, choose a smaller model.student, or another board")
+            f"{what} does not fit board {board.get('name')} ({'; '.join(over)}; budget = {basis}): "
+            f"lower prune.keep, choose a smaller model.student, or another board")

@@ -1,4 +1,6 @@
-"""tfmot magnitude pruning of every convolution and Dense kernel with a polynomial schedule."""
+"""prune.method=magnitude: tfmot magnitude pruning of every convolution and Dense kernel with a
+polynomial schedule, fine-tuned with the distillation loss, then strip_pruning. The model keeps its
+shape (zeros are stored and multiplied); see pruning_channels for the method that shrinks it."""
 from __future__ import annotations
 
 import math
@@ -31,3 +33,16 @@ def kernel_sparsity(keras, model) -> float:
     kernels = [layer.kernel.numpy() for layer in model.layers if prunable(keras, layer)]
     zeros = sum(int(np.sum(k == 0)) for k in kernels)
     return zeros / sum(k.size for k in kernels)
+
+
+def prune_magnitude(tf, keras, student, train: tuple, val: tuple, cfg: dict, loss):
+    """The pruned model (same architecture, cfg['sparsity'] of each kernel zero) and its report fields."""
+    import tensorflow_model_optimization as tfmot
+
+    from mcuforge.ml import training
+
+    steps_per_epoch = math.ceil(len(train[0]) / cfg["batch_size"])
+    wrapped = wrap_for_pruning(keras, tfmot, student, cfg, steps_per_epoch)
+    training.fit(tf, keras, wrapped, train, val, {**cfg, "patience": None}, loss,
+                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False, label="prune")
+    return tfmot.sparsity.keras.strip_pruning(wrapped), {"target_sparsity": cfg["sparsity"]}
