@@ -20,7 +20,8 @@ from mcuforge.codegen.tflm_runtime import quantize_input
 from mcuforge.data.normalization import fit_standardizer, standardize
 from mcuforge.dsp import cmsis_dsp_sources as cds
 from mcuforge.dsp.feature_blocks import block_feature_names, compute_block
-from mcuforge.dsp.mfcc import make_mfcc_plan, mfcc_features, mfcc_features_batch
+from mcuforge.dsp.mfcc import (make_mfcc_plan, mfcc_features, mfcc_features_batch, q15_error_vs_f32,
+                               variant_report)
 from mcuforge.errors import McuforgeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,13 +159,7 @@ def test_block_shapes_and_names():
 
 
 def q15_vs_f32(cfg: dict, pcm: np.ndarray) -> dict:
-    f32 = mfcc_features_batch(windows_of(pcm), make_mfcc_plan(cfg, RATE_HZ)).astype(np.float64)
-    q15 = mfcc_features_batch(windows_of(pcm), make_mfcc_plan({**cfg, "variant": "q15"}, RATE_HZ))
-    err = np.abs(q15 - f32)
-    rel = err / np.maximum(np.abs(f32), 1.0)
-    return {"max_abs_err": float(err.max()), "mean_abs_err": float(err.mean()),
-            "max_rel_err": float(rel.max()), "mean_rel_err": float(rel.mean()),
-            "f32_range": float(np.abs(f32).max())}
+    return q15_error_vs_f32(windows_of(pcm), cfg, RATE_HZ)
 
 
 def test_q15_error_against_f32_is_bounded():
@@ -272,3 +267,13 @@ def test_c_twin_on_qemu_cortex_m4(name, tmp_path):
         # dot products and libmvec's vector logf), the device sums in source order with newlib's
         # logf. Tiny at speech level; near-floor bands (DC, lone tones) move more in the log.
         assert per_clip[4:].max() <= 1e-4 and per_clip.max() <= 0.5
+
+
+def test_verify_report_holds_the_q15_cost_only_for_q15():
+    cfg = mfcc_cfg()
+    windows = windows_of(synthetic_audio(window_samples(cfg), seed=2)[[10, 13]])
+    assert variant_report(windows, cfg, RATE_HZ) == {}
+    assert variant_report(windows, {"block": "spectral"}, RATE_HZ) == {}
+    report = variant_report(windows, mfcc_cfg(variant="q15"), RATE_HZ)["mfcc_q15_vs_f32"]
+    assert report["windows"] == 2 and 0 < report["mean_abs_err"] < report["max_abs_err"] < 1.5
+    assert 0 < report["mean_rel_err"] <= report["max_rel_err"]
