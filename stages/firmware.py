@@ -161,7 +161,7 @@ def main() -> None:
         with atomic.atomic_path(BUILD) as empty:  # the declared out: empty
             empty.mkdir()
     else:
-        firmware_image.require_tools()
+        firmware_image.require_tools(core)
         report["qemu_machine"] = core.machine
         if board.get("qemu_machine") != core.machine:
             report["qemu_note"] = (f"board's QEMU twin {board.get('qemu_machine')}; the test image ran on "
