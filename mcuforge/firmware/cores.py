@@ -24,6 +24,9 @@ QEMU = {"arm": "qemu-system-arm", "riscv": "qemu-system-riscv32"}
 APT = {"arm": "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm",
        "riscv": "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc"}
 ELF_MACHINES = {40: "arm", 243: "riscv"}  # ELF e_machine
+# Cores of board configs with no toolchain here (budgets only): what a user must bring.
+BRING = {"xtensa-lx6": "Espressif's xtensa-esp32-elf-gcc (ESP-IDF's crosstool-NG build, or the Zephyr SDK's "
+                       "xtensa-espressif_esp32_zephyr-elf) and, to run it, Espressif's QEMU fork (qemu-system-xtensa)"}
 
 
 @dataclass(frozen=True)
