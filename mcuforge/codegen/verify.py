@@ -123,15 +123,20 @@ def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_siz
     if cmsis_functions(block):
         from mcuforge.dsp import cmsis_dsp_sources as cmsis
 
+        from mcuforge.dsp.host_dsp import DEVICE_FLOAT_CFLAGS
+
         root = cmsis.cmsis_dsp_root()
         cmsis_includes = [f"-I{d}" for d in cmsis.include_dirs(root)]
+        # mfcc's Python features run CMSIS with the device's float semantics (host_dsp), spectral's
+        # through the cmsisdsp wheel: compile CMSIS as the Python side did.
+        cflags = DEVICE_FLOAT_CFLAGS if block == "mfcc" else (*cmsis.WHEEL_DEFINES, *cmsis.WHEEL_CFLAGS)
         for i, src in enumerate(cmsis.cmsis_dsp_sources(cmsis_functions(block), root)):
             obj = build_dir / f"cmsis_{i}_{src.stem}.o"
-            _gcc([*cmsis.WHEEL_DEFINES, *cmsis.WHEEL_CFLAGS, *cmsis.SECTION_FLAGS, *cmsis_includes,
+            _gcc([*cflags, *cmsis.SECTION_FLAGS, *cmsis_includes,
                   "-c", str(src), "-o", str(obj)], f"compiling {src.name}")
             objects.append(obj)
         includes += cmsis.include_dirs(root)
-        defines = list(cmsis.WHEEL_DEFINES)
+        defines = ["-D__GNUC_PYTHON__"] if block == "mfcc" else list(cmsis.WHEEL_DEFINES)
         link = [*cmsis.GC_LINK_FLAGS, *cmsis.WHEEL_LIBS]
     inc = [f"-I{d}" for d in includes]
     sizes = [f"-DMF_WINDOW_SIZE={window_size}", f"-DMF_FEATURE_SIZE={feature_size}"]

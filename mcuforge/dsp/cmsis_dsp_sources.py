@@ -14,8 +14,10 @@ CMAKE_C_FLAGS_RELEASE="-std=c11 -O3 -ffast-math -DNDEBUG -Wall -Wextra" (+ -fPIC
 turns HOST into __GNUC_PYTHON__ and LOOPUNROLL into ARM_MATH_LOOPUNROLL. Compiled with exactly
 these flags by the same gcc, every CMSIS function the features use disassembles to the same
 instructions as in the wheel's extension modules (checked by tests/test_features_c.py), so the
-host C twin and the Python kernels agree to the bit. -ffast-math matters: it lets gcc vectorise
-arm_vlog_f32's logf loop into glibc's libmvec _ZGVbN4v_logf (link -lmvec) and reorders sums.
+host C twin and the Python kernels agree to the bit. -ffast-math matters: it reorders sums (and
+would vectorise CMSIS's arm_vlog_f32 logf loop into glibc's libmvec: that file is REPLACED, see
+below). The mfcc block does not use the wheel for its features: mcuforge.dsp.host_dsp compiles
+these sources with the device's float semantics instead.
 
 FFT tables: CMSIS-DSP 1.16 dropped ARM_DSP_CONFIG_TABLES / ARM_FFT_ALLOW_TABLES (defining the
 former is now an #error). Instead call the length-specific initialiser
@@ -113,6 +115,12 @@ FUNCTION_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 _ALIASES = {f"arm_rfft_fast_init_{n}_f32": "arm_rfft_fast_init_f32" for n in
             (32, 64, 128, 256, 512, 1024, 2048, 4096)}
 HEADER_ONLY = frozenset({"arm_sqrt_f32"})
+# CMSIS functions whose CMSIS source is NOT linked: firmware/features/src/ defines them instead
+# (compiled with the feature twin on host and device, and into mcuforge.dsp.host_dsp's library).
+# arm_vlog_f32: CMSIS's is `logf` per element, whose last bit depends on the C library (glibc /
+# libmvec on the host, newlib on the device); ours is IEEE float arithmetic only, the same bits
+# everywhere (see firmware/features/src/arm_vlog_f32.c).
+REPLACED = {"arm_vlog_f32": "firmware/features/src/arm_vlog_f32.c"}
 
 
 def cache_dir() -> Path:
@@ -201,7 +209,7 @@ def include_dirs(root: Path | None = None) -> list[Path]:
 
 def _resolve(function: str, needed: set[str]) -> None:
     function = _ALIASES.get(function, function)
-    if function in needed or function in HEADER_ONLY:
+    if function in needed or function in HEADER_ONLY or function in REPLACED:
         return
     if function == "tables":
         needed.add(function)

@@ -24,6 +24,8 @@ from functools import lru_cache
 import cmsisdsp as dsp
 import numpy as np
 
+from mcuforge.dsp import host_dsp
+
 F32 = np.float32
 
 # A variance this small relative to mean^2 is float32 rounding noise of a constant signal:
@@ -183,7 +185,8 @@ def band_powers(psd: np.ndarray, bin_start: np.ndarray, bin_stop: np.ndarray,
     CMSIS: for each band b: band[b] = arm_accumulate_f32(psd + start[b], stop[b] - start[b])
            arm_scale_f32(band, bin_width_hz, band, n_bands)
     if log: arm_offset_f32(band, 1e-10f, band, n_bands)
-           arm_vlog_f32(band, band, n_bands)                      (natural log)
+           arm_vlog_f32(band, band, n_bands)   (natural log; ours, not CMSIS's logf loop:
+                                                mcuforge.dsp.host_dsp.vlog_f32)
            arm_scale_f32(band, 1/ln(10), band, n_bands)
     """
     sums = np.empty(len(bin_start), dtype=F32)
@@ -191,5 +194,5 @@ def band_powers(psd: np.ndarray, bin_start: np.ndarray, bin_stop: np.ndarray,
         sums[b] = dsp.arm_accumulate_f32(psd[start:stop])
     bands = dsp.arm_scale_f32(sums, bin_width_hz)
     if log_power:
-        bands = dsp.arm_scale_f32(dsp.arm_vlog_f32(dsp.arm_offset_f32(bands, LOG_FLOOR)), INV_LN10)
+        bands = dsp.arm_scale_f32(host_dsp.vlog_f32(dsp.arm_offset_f32(bands, LOG_FLOOR)), INV_LN10)
     return bands
