@@ -27,6 +27,7 @@ from mcuforge.dsp.feature_blocks import block_feature_names, compute_block
 from mcuforge.dsp.mfcc import (f32_error_vs_wheel, make_mfcc_plan, mfcc_features,
                                mfcc_features_batch, q15_error_vs_f32, variant_report)
 from mcuforge.errors import McuforgeError
+from qemu_features import run_on_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES_DIR = ROOT / "firmware" / "features"
@@ -236,33 +237,14 @@ def fsdd_clips(n_samples: int) -> np.ndarray:
 
 def qemu_outputs(core_name: str, cfg: dict, pcm: np.ndarray, py: np.ndarray,
                  work: Path) -> dict[str, np.ndarray]:
-    """The harness with the clips compiled in, built like the firmware image for the core
-    (mcuforge.firmware.firmware_image), run on its QEMU machine; its hex output parsed."""
-    from mcuforge.firmware import baremetal, firmware_image
-
-    core = baremetal.CORES[core_name]
+    """The harness with the clips compiled in, built like the firmware image for the core,
+    run on its QEMU machine (tests/qemu_features.py); its output parsed."""
     header_for(cfg, py, work / "gen")
     rows = ",\n".join("{" + ",".join(map(str, clip)) + "}" for clip in pcm)
     (work / "gen" / "mf_clips.h").write_text(
         f"#include <stdint.h>\n#define MF_N_CLIPS {len(pcm)}\n"
         f"static const int16_t mf_clips[{len(pcm)}][{pcm.shape[1]}] = {{\n{rows}\n}};\n")
-    sources, includes, defines = firmware_image.cmsis_build_inputs(core, "mfcc")
-    flags = [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
-    objects = [firmware_image._compile(core, src, work / f"cmsis_{i}.o", [*flags, "-std=c11", "-w"])
-               for i, src in enumerate(sources)]
-    ours = [baremetal.SUPPORT_DIR / "startup.c", *sorted((FEATURES_DIR / "src").glob("*.c")), HARNESS]
-    inc = [f"-I{d}" for d in (work / "gen", baremetal.SUPPORT_DIR, FEATURES_DIR / "include",
-                              FEATURES_DIR / "src")]
-    objects += [firmware_image._compile(core, src, work / f"ours_{i}.o", [*inc, *flags, "-DMF_QEMU"])
-                for i, src in enumerate(ours)]
-    elf = work / "mfcc.elf"
-    subprocess.run(["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), *baremetal.LDFLAGS,
-                    f"-T{core.linker_script}", *firmware_image.LIBS, "-o", str(elf)],
-                   check=True, capture_output=True)
-    run = baremetal.run_qemu(core, elf, timeout=600)
-    lines = run.stdout.split()
-    assert run.returncode == 0 and lines[-1] == "done", run.stdout[-500:] + run.stderr
-    raw = bytes.fromhex("".join(lines[:-1]))
+    raw = run_on_qemu(core_name, "mfcc", work / "gen", HARNESS, work, ("MF_QEMU",))
     return parse_outputs(raw, len(pcm), py[0].size)
 
 

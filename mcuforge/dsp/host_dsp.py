@@ -5,14 +5,15 @@ cmsisdsp wheel: the wheel is built with -O3 -ffast-math (vectorised sums in anot
 its arm_vlog_f32 calls glibc's logf, so its last bits differ from what the Cortex-M computes.
 Here the same C the device runs -- CMSIS-DSP's arm_mfcc_f32 and what it calls, our
 arm_vlog_f32 (firmware/features/src/arm_vlog_f32.c) and a batch loop making mfcc.c's per-frame
-calls (firmware/features/host/mfcc_f32_batch.c) -- is compiled with HOST_CFLAGS: -O2, no
+calls (firmware/features/host/mfcc_f32_batch.c), and the spectral block's CMSIS functions
+(mcuforge.dsp.cmsis_host, with firmware/features/host/spectral_calls.c) -- is compiled with HOST_CFLAGS: -O2, no
 -ffast-math, -ffp-contract=off (as the device build, mcuforge.firmware.firmware_image.TWIN_FLAGS),
 and -D__GNUC_PYTHON__ (the device's generic C paths). x86-64 does float32 arithmetic in SSE
 registers (no excess precision), one correctly rounded IEEE operation each, like the Cortex-M4
 FPU and the Cortex-M3's soft float: the same bits.
 
     lib = host_library()                      # built once per source hash, cached, atomic
-    y = vlog_f32(x)                           # our arm_vlog_f32 on a float32 array
+    f = declare("arm_mean_f32", argtypes)     # a function of it, typed (mcuforge.dsp.cmsis_host)
     feats = mfcc_f32_batch(windows, plan)     # (N, T) float32 -> (N, frames, coeffs)
 
 Build: gcc (already needed by the verify stage, as mcuforge.codegen.host_build) compiles every
@@ -35,8 +36,14 @@ from mcuforge.dsp import cmsis_dsp_sources as cmsis
 from mcuforge.errors import McuforgeError
 
 FEATURES_DIR = Path(__file__).resolve().parents[2] / "firmware" / "features"
-OWN_SOURCES = (FEATURES_DIR / "src" / "arm_vlog_f32.c", FEATURES_DIR / "host" / "mfcc_f32_batch.c")
-CMSIS_FUNCTIONS = ("arm_mfcc_init_f32", "arm_mfcc_f32")
+OWN_SOURCES = (FEATURES_DIR / "src" / "arm_vlog_f32.c", FEATURES_DIR / "host" / "mfcc_f32_batch.c",
+               FEATURES_DIR / "host" / "spectral_calls.c")
+# the mfcc block's f32 functions and every function of the spectral block (mcuforge.dsp.cmsis_host)
+CMSIS_FUNCTIONS = ("arm_mfcc_init_f32", "arm_mfcc_f32", "arm_biquad_cascade_df2T_init_f32",
+                   "arm_biquad_cascade_df2T_f32", "arm_mean_f32", "arm_offset_f32", "arm_mult_f32",
+                   "arm_rms_f32", "arm_rfft_fast_init_f32", "arm_rfft_fast_f32",
+                   "arm_cmplx_mag_squared_f32", "arm_add_f32", "arm_accumulate_f32",
+                   "arm_scale_f32")
 # The device's float semantics on the host (for CMSIS-DSP's sources and any twin linked with them).
 DEVICE_FLOAT_CFLAGS = ("-std=c11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-D__GNUC_PYTHON__")
 HOST_CFLAGS = (*DEVICE_FLOAT_CFLAGS, "-fPIC", "-shared", "-w")
@@ -100,20 +107,17 @@ def build_library() -> Path:
 @lru_cache(maxsize=None)
 def host_library() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(build_library()))
-    lib.arm_vlog_f32.argtypes = (_F32_P, _F32_P, _U32)
-    lib.arm_vlog_f32.restype = None
     lib.mf_mfcc_f32_batch.argtypes = (_F32_P, *[_U32] * 8, _F32_P, _U32_P, _U32_P, _F32_P, _F32_P,
                                       _F32_P)
     lib.mf_mfcc_f32_batch.restype = ctypes.c_int
     return lib
 
 
-def vlog_f32(x: np.ndarray) -> np.ndarray:
-    """CMSIS: arm_vlog_f32(x, y, n) -- ours (firmware/features/src/arm_vlog_f32.c)."""
-    src = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    out = np.empty_like(src)
-    host_library().arm_vlog_f32(src, out, len(src))
-    return out.reshape(np.shape(x))
+def declare(name: str, argtypes: tuple, restype=None):
+    """The library's function `name` with its ctypes signature set (once per process)."""
+    function = getattr(host_library(), name)
+    function.argtypes, function.restype = argtypes, restype
+    return function
 
 
 def mfcc_f32_batch(windows: np.ndarray, plan) -> np.ndarray:
