@@ -2,29 +2,29 @@
 
 For the raw block and several spectral configs, random windows go through the C harness
 (tests/c/features_harness.c) and through spectral_features_batch / standardize /
-quantize_input. The CMSIS sources are compiled with the flags the cmsisdsp wheel was built with
-(mcuforge.dsp.cmsis_dsp_sources.WHEEL_*); when their code disassembles to the wheel's, the C float
+quantize_input. The CMSIS sources are compiled as the Python side runs them
+(mcuforge.dsp.host_dsp.DEVICE_FLOAT_CFLAGS: the device's float semantics), so the C float
 features must equal the Python ones to the bit, and the int8 model inputs exactly.
-A second build uses firmware/features/include/cmsis_compiler.h (no __GNUC_PYTHON__) and
-device-like flags (-O2, no -ffast-math), within the 1e-4 contract.
+A second build uses firmware/features/include/cmsis_compiler.h (no __GNUC_PYTHON__) with
+-DARM_MATH_LOOPUNROLL (another summation order), within the 1e-4 contract.
+tests/test_spectral_device.py runs the twin on the emulated Cortex-M4 and M3.
 
 Run with -s to see the measured errors and build times.
 """
 from __future__ import annotations
 
 import copy
-import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cmsisdsp
 import numpy as np
 import pytest
 import yaml
 
 from mcuforge.dsp import cmsis_dsp_sources as cds
+from mcuforge.dsp import host_dsp
 from mcuforge.codegen.emit_features import (CMSIS_FUNCTIONS, HEADER_NAME, c_float,
                                             generate_features)
 from mcuforge.dsp.spectral import make_spectral_plan, spectral_features_batch
@@ -42,18 +42,6 @@ N_WINDOWS = 250
 TWIN_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffp-contract=off")
 # The stand-in build: what a device build without CMSIS-Core and without -ffast-math looks like.
 DEVICE_LIKE_CMSIS_FLAGS = ("-std=c99", "-O2", "-ffp-contract=off", "-DARM_MATH_LOOPUNROLL")
-# Exported CMSIS functions whose wheel disassembly is compared (static helpers are inlined).
-COMPARED_FUNCTIONS = (
-    "arm_mean_f32", "arm_rms_f32", "arm_accumulate_f32", "arm_offset_f32", "arm_mult_f32",
-    "arm_add_f32", "arm_scale_f32", "arm_vlog_f32", "arm_cmplx_mag_squared_f32",
-    "arm_biquad_cascade_df2T_f32", "arm_biquad_cascade_df2T_init_f32", "arm_rfft_fast_f32",
-    "arm_rfft_fast_init_64_f32", "arm_cfft_f32", "arm_cfft_init_32_f32",
-    "arm_radix8_butterfly_f32", "arm_bitreversal_32")
-# Where each compared function is defined (length-specific initialisers share a file).
-DEFINED_IN = {name: cds.FUNCTION_SOURCES[name][0] for name in COMPARED_FUNCTIONS
-              if name in cds.FUNCTION_SOURCES}
-DEFINED_IN["arm_rfft_fast_init_64_f32"] = cds.FUNCTION_SOURCES["arm_rfft_fast_init_f32"][0]
-DEFINED_IN["arm_cfft_init_32_f32"] = cds.FUNCTION_SOURCES["arm_cfft_init_f32"][0]
 MEASURED: dict[str, dict] = {}
 N_EDGE_CASES = 4  # windows 0..3 of random_windows
 
@@ -100,11 +88,11 @@ def compile_cmsis(build_dir: Path, flags: tuple[str, ...]) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def wheel_objects(tmp_path_factory) -> list[Path]:
+def cmsis_objects(tmp_path_factory) -> list[Path]:
     start = time.perf_counter()
-    objs = compile_cmsis(tmp_path_factory.mktemp("cmsis_wheel"),
-                         (*cds.WHEEL_CFLAGS, *cds.WHEEL_DEFINES, *cds.SECTION_FLAGS))
-    MEASURED.setdefault("_build", {})["cmsis_wheel_flags_s"] = round(time.perf_counter() - start, 2)
+    objs = compile_cmsis(tmp_path_factory.mktemp("cmsis_device_float"),
+                         (*host_dsp.DEVICE_FLOAT_CFLAGS, *cds.SECTION_FLAGS))
+    MEASURED.setdefault("_build", {})["cmsis_device_float_s"] = round(time.perf_counter() - start, 2)
     return objs
 
 
@@ -118,12 +106,12 @@ def device_like_objects(tmp_path_factory) -> list[Path]:
 def build_twin(gen_dir: Path, objects: list[Path], exe: Path, stand_in: bool = False) -> Path:
     """features.c + spectral.c + harness (strict flags) linked with the CMSIS objects."""
     root = cds.cmsis_dsp_root()
-    defines = [] if stand_in else [d for d in cds.WHEEL_DEFINES if d != "-DNDEBUG"]
+    defines = [] if stand_in else ["-D__GNUC_PYTHON__"]
     cmd = ["gcc", *TWIN_CFLAGS, *defines, *cds.SECTION_FLAGS, f"-I{gen_dir}",
            f"-I{FEATURES_DIR / 'include'}", f"-I{FEATURES_DIR / 'src'}",
            *[f"-isystem{d}" for d in cds.include_dirs(root)],
            *map(str, sorted((FEATURES_DIR / "src").glob("*.c"))), str(HARNESS),
-           *map(str, objects), *cds.GC_LINK_FLAGS, *cds.WHEEL_LIBS, "-o", str(exe)]
+           *map(str, objects), *cds.GC_LINK_FLAGS, "-lm", "-o", str(exe)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"twin build failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
@@ -138,58 +126,6 @@ def run_twin(exe: Path, windows: np.ndarray, n_features: int) -> tuple[np.ndarra
     out = np.frombuffer(ran.stdout, dtype=record)
     assert len(out) == len(windows)
     return out["f"], out["q"]
-
-
-# ----------------------------------------------------------------------------- the wheel
-
-def _wheel_extensions() -> list[Path]:
-    return sorted(Path(cmsisdsp.__file__).resolve().parent.parent.glob("cmsisdsp_*.so"))
-
-
-def _instructions(binary: Path, function: str) -> list[str]:
-    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--disassemble={function}",
-                           str(binary)], capture_output=True, text=True).stdout
-    lines, inside = [], False
-    for line in dump.splitlines():
-        if line.endswith(f"<{function}>:"):
-            inside = True
-            continue
-        if inside and (not line.strip() or line.startswith("Disassembly")):
-            break
-        if inside and "\t" in line:
-            text = line.split("\t")[-1].split("#")[0].split("<")[0].strip()
-            # addresses differ between the object and the shared library
-            text = re.sub(r"-?0x[0-9a-f]+\(%rip\)", "RIP", text)
-            if re.match(r"(j[a-z]+|call|bnd jmp)\b", text):
-                text = text.split()[0] + " X"
-            lines.append(text)
-    return lines
-
-
-@pytest.fixture(scope="module")
-def same_code_as_wheel(wheel_objects) -> dict[str, bool]:
-    """Per exported CMSIS function: does our object disassemble to the wheel's instructions?"""
-    exports = {}
-    for so in _wheel_extensions():
-        names = subprocess.run(["nm", "--defined-only", str(so)], capture_output=True,
-                               text=True).stdout.split()
-        for name in COMPARED_FUNCTIONS:
-            if name in names:
-                exports.setdefault(name, so)
-    result = {}
-    for name in COMPARED_FUNCTIONS:
-        so = exports.get(name)
-        [obj] = [o for o in wheel_objects if o.stem == Path(DEFINED_IN[name]).stem]
-        ours = _instructions(obj, name)
-        result[name] = bool(so and ours and ours == _instructions(so, name))
-    return result
-
-
-def test_cmsis_objects_disassemble_like_the_wheel(same_code_as_wheel):
-    if not _wheel_extensions():
-        pytest.skip("cmsisdsp extension modules not found")
-    differing = [name for name, same in same_code_as_wheel.items() if not same]
-    assert not differing, f"compiled differently from the cmsisdsp wheel: {differing}"
 
 
 # ----------------------------------------------------------------------------- data
@@ -246,7 +182,7 @@ def relative_error(c: np.ndarray, py: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- the tests
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_c_twin_equals_python(name, wheel_objects, same_code_as_wheel, tmp_path):
+def test_c_twin_equals_python(name, cmsis_objects, tmp_path):
     cfg = copy.deepcopy(CONFIGS[name])
     length = int(cfg["window_ms"] * RATE_HZ / 1000)
     seed = sorted(CONFIGS).index(name)
@@ -259,7 +195,7 @@ def test_c_twin_equals_python(name, wheel_objects, same_code_as_wheel, tmp_path)
 
     generate_features(norm, cfg, RATE_HZ, quant, tmp_path / "gen")
     start = time.perf_counter()
-    exe = build_twin(tmp_path / "gen", wheel_objects, tmp_path / "twin")
+    exe = build_twin(tmp_path / "gen", cmsis_objects, tmp_path / "twin")
     build_s = time.perf_counter() - start
     c_float, c_int8 = run_twin(exe, windows, py[0].size)
 
@@ -270,15 +206,13 @@ def test_c_twin_equals_python(name, wheel_objects, same_code_as_wheel, tmp_path)
                       "max_rel_err": relative_error(c_float, py), "bit_exact": bit_exact,
                       "int8_mismatches": mismatches, "twin_build_s": round(build_s, 2)}
     print(f"\n{name}: {MEASURED[name]}")
-    assert MEASURED[name]["max_rel_err"] <= 1e-4
-    if all(same_code_as_wheel.values()):  # same machine code as the Python API: same bits
-        assert bit_exact
+    assert bit_exact and MEASURED[name]["max_rel_err"] == 0
     assert mismatches == 0
 
 
 def test_stand_in_compiler_header_device_like_build(device_like_objects, tmp_path):
-    """Without __GNUC_PYTHON__ (our cmsis_compiler.h) and without -ffast-math (other summation
-    order, libm logf instead of libmvec): not bit-exact, so measure how far; int8 inputs at most
+    """Without __GNUC_PYTHON__ (our cmsis_compiler.h) and with -DARM_MATH_LOOPUNROLL (other
+    summation order): not bit-exact, so measure how far; int8 inputs at most
     1 step apart (a value on a rounding boundary may round the other way)."""
     cfg = CONFIGS["spectral_default"]
     windows = random_windows(99, N_WINDOWS, 100)
@@ -307,12 +241,12 @@ def test_stand_in_compiler_header_device_like_build(device_like_objects, tmp_pat
     assert diff.max() <= 1
 
 
-def test_only_the_fft_length_in_use_links_its_tables(wheel_objects, tmp_path):
+def test_only_the_fft_length_in_use_links_its_tables(cmsis_objects, tmp_path):
     cfg = CONFIGS["spectral_default"]
     py = python_reference(cfg, random_windows(5, 8, 100))
     norm, _ = normalization_for(cfg, py)
     generate_features(norm, cfg, RATE_HZ, {"scale": 0.05, "zero_point": 0}, tmp_path / "gen")
-    exe = build_twin(tmp_path / "gen", wheel_objects, tmp_path / "twin")
+    exe = build_twin(tmp_path / "gen", cmsis_objects, tmp_path / "twin")
     symbols = subprocess.run(["nm", str(exe)], capture_output=True, text=True).stdout.split()
     tables = sorted(s for s in symbols if s.startswith(("twiddleCoef", "armBitRevIndexTable")))
     assert tables == ["armBitRevIndexTable32", "twiddleCoef_32", "twiddleCoef_rfft_64"]
@@ -377,7 +311,7 @@ def test_corrupt_sdist_is_rejected(tmp_path, monkeypatch):
     assert not (tmp_path / f"cmsisdsp-{cds.CMSISDSP_VERSION}").exists()
 
 
-def test_int8_rounding_boundaries_and_saturation(wheel_objects, tmp_path):
+def test_int8_rounding_boundaries_and_saturation(cmsis_objects, tmp_path):
     """Raw block with mean 0, std 1, scale 0.5: values landing exactly on k + 0.5 round away
     from zero as quantize_input does; large values saturate."""
     cfg = CONFIGS["raw"]
@@ -389,7 +323,7 @@ def test_int8_rounding_boundaries_and_saturation(wheel_objects, tmp_path):
             "input_shape": [100, N_CHANNELS]}
     quant = {"scale": 0.5, "zero_point": -1}
     generate_features(norm, cfg, RATE_HZ, quant, tmp_path / "gen")
-    exe = build_twin(tmp_path / "gen", wheel_objects, tmp_path / "twin")
+    exe = build_twin(tmp_path / "gen", cmsis_objects, tmp_path / "twin")
     _, c_int8 = run_twin(exe, windows, 100 * N_CHANNELS)
     expected = quantize_input(windows, **quant).reshape(len(windows), -1)
     np.testing.assert_array_equal(c_int8, expected)

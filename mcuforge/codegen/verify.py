@@ -111,7 +111,7 @@ def _gcc(args: list[str], what: str) -> None:
 def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_size: int, feature_size: int,
                        build_dir: Path) -> Path:
     """Compile firmware/features/src/*.c (+ the CMSIS-DSP sources for blocks spectral and mfcc, with
-    the flags of the cmsisdsp wheel, see mcuforge.dsp.cmsis_dsp_sources) and the batch harness."""
+    the device's float semantics as mcuforge.dsp.host_dsp compiles them) and the batch harness."""
     build_dir.mkdir(parents=True, exist_ok=True)
     features_dir = Path(features_dir)
     includes = [Path(gen_dir), features_dir / "include", features_dir / "src"]
@@ -123,16 +123,19 @@ def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_siz
     if cmsis_functions(block):
         from mcuforge.dsp import cmsis_dsp_sources as cmsis
 
+        from mcuforge.dsp.host_dsp import DEVICE_FLOAT_CFLAGS
+
         root = cmsis.cmsis_dsp_root()
         cmsis_includes = [f"-I{d}" for d in cmsis.include_dirs(root)]
+        # as the Python features run CMSIS (mcuforge.dsp.host_dsp): the device's float semantics
         for i, src in enumerate(cmsis.cmsis_dsp_sources(cmsis_functions(block), root)):
             obj = build_dir / f"cmsis_{i}_{src.stem}.o"
-            _gcc([*cmsis.WHEEL_DEFINES, *cmsis.WHEEL_CFLAGS, *cmsis.SECTION_FLAGS, *cmsis_includes,
+            _gcc([*DEVICE_FLOAT_CFLAGS, *cmsis.SECTION_FLAGS, *cmsis_includes,
                   "-c", str(src), "-o", str(obj)], f"compiling {src.name}")
             objects.append(obj)
         includes += cmsis.include_dirs(root)
-        defines = list(cmsis.WHEEL_DEFINES)
-        link = [*cmsis.GC_LINK_FLAGS, *cmsis.WHEEL_LIBS]
+        defines = ["-D__GNUC_PYTHON__"]
+        link = [*cmsis.GC_LINK_FLAGS, "-lm"]
     inc = [f"-I{d}" for d in includes]
     sizes = [f"-DMF_WINDOW_SIZE={window_size}", f"-DMF_FEATURE_SIZE={feature_size}"]
     harness = build_dir / "features_harness.c"

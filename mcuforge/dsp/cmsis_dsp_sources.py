@@ -1,21 +1,19 @@
 """CMSIS-DSP's C sources, fetched once from the cmsisdsp 1.10.3 sdist on PyPI (Apache-2.0).
 
-The firmware's feature code calls the same CMSIS-DSP C functions as mcuforge/dsp/kernels.py does
-through the `cmsisdsp` Python API, so the C library itself is needed. It is never committed: the
-sdist (2.1 MB) is downloaded with pip into a cache outside the repository, its sha256 checked,
-and unpacked atomically.
+The firmware's feature code and the Python feature blocks run the same CMSIS-DSP C functions
+(Python: compiled for the host by mcuforge.dsp.host_dsp), so the C library itself is needed. It
+is never committed: the sdist (2.1 MB) is downloaded with pip into a cache outside the
+repository, its sha256 checked, and unpacked atomically.
 
     root = cmsis_dsp_root()                        # folder holding Include/arm_math.h, Source/
     srcs = cmsis_dsp_sources(["arm_mean_f32", "arm_rfft_fast_f32"])   # only the .c files needed
 
-Host compile flags (WHEEL_*): the venv's cmsisdsp wheel is built from this sdist by its setup.py,
-which runs CMake on Source/ with -DHOST=YES -DLOOPUNROLL=ON -DCMAKE_BUILD_TYPE=Release and
-CMAKE_C_FLAGS_RELEASE="-std=c11 -O3 -ffast-math -DNDEBUG -Wall -Wextra" (+ -fPIC); configDsp.cmake
-turns HOST into __GNUC_PYTHON__ and LOOPUNROLL into ARM_MATH_LOOPUNROLL. Compiled with exactly
-these flags by the same gcc, every CMSIS function the features use disassembles to the same
-instructions as in the wheel's extension modules (checked by tests/test_features_c.py), so the
-host C twin and the Python kernels agree to the bit. -ffast-math matters: it lets gcc vectorise
-arm_vlog_f32's logf loop into glibc's libmvec _ZGVbN4v_logf (link -lmvec) and reorders sums.
+Not the cmsisdsp wheel: the venv's wheel is built from this sdist by its setup.py with
+-O3 -ffast-math -DARM_MATH_LOOPUNROLL (CMake -DHOST=YES -DLOOPUNROLL=ON, Release), so it sums in
+another order than a Cortex-M build, and its arm_vlog_f32 is glibc's (libmvec) logf. The feature
+blocks therefore run these sources compiled with the device's float semantics
+(mcuforge.dsp.host_dsp.DEVICE_FLOAT_CFLAGS), and arm_vlog_f32 is REPLACED by ours (below); the
+wheel remains a reference (mcuforge.dsp.mfcc.f32_error_vs_wheel) and runs arm_mfcc_q15.
 
 FFT tables: CMSIS-DSP 1.16 dropped ARM_DSP_CONFIG_TABLES / ARM_FFT_ALLOW_TABLES (defining the
 former is now an #error). Instead call the length-specific initialiser
@@ -41,10 +39,6 @@ SDIST_NAME = f"cmsisdsp-{CMSISDSP_VERSION}.tar.gz"
 SDIST_SHA256 = "307d32298faa7c58db912851027fce35f886fec7eb1a27c4b309ce1a97f47519"
 CACHE_ENV = "MCUFORGE_CACHE"
 
-# Defines and optimisation flags the cmsisdsp wheel's C library was compiled with (see above).
-WHEEL_DEFINES = ("-D__GNUC_PYTHON__", "-DARM_MATH_LOOPUNROLL", "-DNDEBUG")
-WHEEL_CFLAGS = ("-std=c11", "-O3", "-ffast-math", "-fPIC")
-WHEEL_LIBS = ("-lmvec", "-lm")  # setup.py's x86-64 Linux link args
 # So the linker keeps only the FFT tables of the length in use.
 SECTION_FLAGS = ("-ffunction-sections", "-fdata-sections")
 GC_LINK_FLAGS = ("-Wl,--gc-sections",)
@@ -113,6 +107,12 @@ FUNCTION_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 _ALIASES = {f"arm_rfft_fast_init_{n}_f32": "arm_rfft_fast_init_f32" for n in
             (32, 64, 128, 256, 512, 1024, 2048, 4096)}
 HEADER_ONLY = frozenset({"arm_sqrt_f32"})
+# CMSIS functions whose CMSIS source is NOT linked: firmware/features/src/ defines them instead
+# (compiled with the feature twin on host and device, and into mcuforge.dsp.host_dsp's library).
+# arm_vlog_f32: CMSIS's is `logf` per element, whose last bit depends on the C library (glibc /
+# libmvec on the host, newlib on the device); ours is IEEE float arithmetic only, the same bits
+# everywhere (see firmware/features/src/arm_vlog_f32.c).
+REPLACED = {"arm_vlog_f32": "firmware/features/src/arm_vlog_f32.c"}
 
 
 def cache_dir() -> Path:
@@ -201,7 +201,7 @@ def include_dirs(root: Path | None = None) -> list[Path]:
 
 def _resolve(function: str, needed: set[str]) -> None:
     function = _ALIASES.get(function, function)
-    if function in needed or function in HEADER_ONLY:
+    if function in needed or function in HEADER_ONLY or function in REPLACED:
         return
     if function == "tables":
         needed.add(function)

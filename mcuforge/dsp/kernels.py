@@ -1,28 +1,22 @@
 """The device-side arithmetic of the spectral block, one small pure function per step.
 
 Every function takes float32 numpy arrays and returns float32, and does its arithmetic through
-CMSIS-DSP's Python API (`cmsisdsp`) in the order its docstring lists, so the C twin is a
-line-by-line transcription calling the same CMSIS-DSP C functions. The few scalar operations
-CMSIS has no function for (a division, a product of two scalars) are done on np.float32 values,
-i.e. the same single IEEE float32 operation a `float32_t` expression performs in C (compile the
-twin with -ffp-contract=off so the compiler does not fuse them into FMAs).
-
-Notes on the cmsisdsp Python API (1.10.3, CMSIS-DSP 1.16.2) that shaped this code:
-- scalar results (arm_mean_f32, arm_rms_f32, arm_accumulate_f32) come back as Python floats holding
-  the float32 value exactly; arm_sqrt_f32 returns (status, value).
-- array inputs are copied (never modified in place), so arm_rfft_fast_f32 does not clobber its
-  input here even though the C function uses its input buffer as scratch.
-- the rfft instance is stateless after init and is reused; arm_rfft_fast_init_f32 accepts only
-  N = 32..4096 (returns -1 for 16, and calling the FFT after a failed init segfaults).
-- the biquad instance keeps its delay state between calls, and re-initialising the same instance
-  leaks its previous buffers (about 64 bytes per init), so each call builds a fresh instance.
+CMSIS-DSP's C functions in the order its docstring lists, so the C twin is a line-by-line
+transcription calling the same CMSIS-DSP C functions. They are called through
+mcuforge.dsp.cmsis_host (`dsp` here): the cmsisdsp Python API's names and results, over CMSIS-DSP
+compiled with the device's float semantics (mcuforge.dsp.host_dsp), so the features are the
+Cortex-M's bit for bit (the cmsisdsp wheel, -O3 -ffast-math, sums in another order). The few
+scalar operations CMSIS has no function for (a division, a product of two scalars) are done on
+np.float32 values, i.e. the same single IEEE float32 operation a `float32_t` expression performs
+in C (compile the twin with -ffp-contract=off so the compiler does not fuse them into FMAs).
+Scalar results (arm_mean_f32, arm_rms_f32, arm_accumulate_f32) are Python floats holding the
+float32 value exactly; arm_sqrt_f32 returns (status, value); inputs are never modified.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
-import cmsisdsp as dsp
 import numpy as np
+
+from mcuforge.dsp import cmsis_host as dsp
 
 F32 = np.float32
 
@@ -36,17 +30,6 @@ LOG_FLOOR = F32(1e-10)
 INV_LN10 = F32(1.0 / np.log(10.0))
 
 
-@lru_cache(maxsize=None)
-def rfft_instance(fft_length: int):
-    """One initialised arm_rfft_fast_instance_f32 per length (read-only after init, reusable)."""
-    inst = dsp.arm_rfft_fast_instance_f32()
-    status = dsp.arm_rfft_fast_init_f32(inst, fft_length)
-    if status != 0:
-        raise ValueError(f"arm_rfft_fast_init_f32 rejected fft_length={fft_length} "
-                         f"(status {status}); supported: powers of two 32..4096")
-    return inst
-
-
 def biquad_filter(x: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
     """Butterworth cascade over one window, from zero initial state.
 
@@ -54,10 +37,7 @@ def biquad_filter(x: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
            arm_biquad_cascade_df2T_f32(&S, x, y, T)
     coeffs: float32 (n_stages, 5) rows [b0, b1, b2, -a1, -a2].
     """
-    inst = dsp.arm_biquad_cascade_df2T_instance_f32()
-    dsp.arm_biquad_cascade_df2T_init_f32(inst, coeffs.shape[0], coeffs.reshape(-1),
-                                         np.zeros(2 * coeffs.shape[0], dtype=F32))
-    return dsp.arm_biquad_cascade_df2T_f32(inst, x)
+    return dsp.biquad_df2T_f32(coeffs, x)
 
 
 def remove_mean(x: np.ndarray) -> np.ndarray:
@@ -161,12 +141,11 @@ def welch_psd(x: np.ndarray, hann: np.ndarray, step: int, n_segments: int,
     then   arm_mult_f32(acc, psd_scale, psd, N/2+1)   (see design.welch_psd_scale)
     """
     n = hann.shape[0]
-    inst = rfft_instance(n)
     acc = np.zeros(n // 2 + 1, dtype=F32)
     power = np.empty(n // 2 + 1, dtype=F32)
     for s in range(n_segments):
         windowed = dsp.arm_mult_f32(x[s * step: s * step + n], hann)
-        spec = dsp.arm_rfft_fast_f32(inst, windowed, 0)
+        spec = dsp.rfft_fast_f32(n, windowed)
         power[: n // 2] = dsp.arm_cmplx_mag_squared_f32(spec)
         edge = dsp.arm_mult_f32(spec[:2], spec[:2])
         power[0] = edge[0]
@@ -183,7 +162,8 @@ def band_powers(psd: np.ndarray, bin_start: np.ndarray, bin_stop: np.ndarray,
     CMSIS: for each band b: band[b] = arm_accumulate_f32(psd + start[b], stop[b] - start[b])
            arm_scale_f32(band, bin_width_hz, band, n_bands)
     if log: arm_offset_f32(band, 1e-10f, band, n_bands)
-           arm_vlog_f32(band, band, n_bands)                      (natural log)
+           arm_vlog_f32(band, band, n_bands)   (natural log; ours, not CMSIS's logf loop:
+                                                firmware/features/src/arm_vlog_f32.c)
            arm_scale_f32(band, 1/ln(10), band, n_bands)
     """
     sums = np.empty(len(bin_start), dtype=F32)

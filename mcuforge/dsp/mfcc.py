@@ -1,5 +1,12 @@
 """The `mfcc` feature block: CMSIS-DSP's own MFCC (arm_mfcc_f32, or arm_mfcc_q15 for boards
-without an FPU) over the frames of each window, through the cmsisdsp Python API.
+without an FPU) over the frames of each window.
+
+variant f32 runs CMSIS-DSP's C source compiled for the host with the device's float semantics
+(mcuforge.dsp.host_dsp: no -ffast-math, -ffp-contract=off, our arm_vlog_f32), so the features are
+the device's bit for bit; the cmsisdsp wheel's arm_mfcc_f32 (-O3 -ffast-math, glibc logf) stays
+as the reference (wheel_mfcc_f32_batch, `mfcc_f32_vs_cmsisdsp_wheel` in reports/verify.json:
+the same MFCC up to summation order and the log's last bit). variant q15 (integer arithmetic,
+the same bits anywhere) runs through the cmsisdsp Python API.
 
     plan = make_mfcc_plan(cfg, sample_rate_hz)          # validate + build the tables
     coeffs = mfcc_features(window, plan)                 # (T,) or (T, 1) float32 -> (frames, coeffs)
@@ -26,6 +33,7 @@ import cmsisdsp.datatype as dt
 import cmsisdsp.mfcc as cmfcc
 import numpy as np
 
+from mcuforge.dsp import host_dsp
 from mcuforge.dsp.mfcc_config import MfccConfig, validate_mfcc_config
 from mcuforge.errors import McuforgeError
 
@@ -109,7 +117,8 @@ def mfcc_instance(plan: MfccPlan):
 
 
 def mfcc_frame(frame: np.ndarray, plan: MfccPlan, instance) -> np.ndarray:
-    """One frame (frame_length,) float32 -> (coefficients,) float32.
+    """One frame (frame_length,) float32 -> (coefficients,) float32 through the cmsisdsp wheel
+    (f32: the reference only, see wheel_mfcc_f32_batch; the block's f32 is host_dsp's).
 
     f32, CMSIS: buf = [frame, zeros]; arm_mfcc_f32(&S, buf, out, tmp)         (buf is scratch)
     q15, CMSIS: buf = [frame * 32768 as q15, zeros]; arm_mfcc_q15(&S, buf, q, tmp);
@@ -160,17 +169,32 @@ def _frames(samples: np.ndarray, plan: MfccPlan, instance) -> np.ndarray:
 
 def mfcc_features(window: np.ndarray, plan: MfccPlan) -> np.ndarray:
     """One window (T,) or (T, 1) -> (frames, coefficients) float32."""
-    return _frames(_check(window, plan, batch=False), plan, mfcc_instance(plan))
+    samples = _check(window, plan, batch=False)
+    if plan.config.variant == "f32":
+        return host_dsp.mfcc_f32_batch(samples[None], plan)[0]
+    return _frames(samples, plan, mfcc_instance(plan))
 
 
-def mfcc_features_batch(windows: np.ndarray, plan: MfccPlan) -> np.ndarray:
-    """(N, T, 1) -> (N, frames, coefficients) float32, one CMSIS instance for the batch."""
-    samples = _check(windows, plan, batch=True)
+def _wheel_batch(samples: np.ndarray, plan: MfccPlan) -> np.ndarray:
     instance = mfcc_instance(plan)
     out = np.empty((len(samples), *plan.output_shape), dtype=F32)
     for i, window in enumerate(samples):
         out[i] = _frames(window, plan, instance)
     return out
+
+
+def mfcc_features_batch(windows: np.ndarray, plan: MfccPlan) -> np.ndarray:
+    """(N, T, 1) -> (N, frames, coefficients) float32: f32 in one host_dsp call (the C loop over
+    windows and frames inside), q15 through the cmsisdsp API with one instance for the batch."""
+    samples = _check(windows, plan, batch=True)
+    if plan.config.variant == "f32":
+        return host_dsp.mfcc_f32_batch(samples, plan)
+    return _wheel_batch(samples, plan)
+
+
+def wheel_mfcc_f32_batch(windows: np.ndarray, plan: MfccPlan) -> np.ndarray:
+    """The reference: the cmsisdsp wheel's arm_mfcc_f32 on the same windows (f32 plans)."""
+    return _wheel_batch(_check(windows, plan, batch=True), plan)
 
 
 def feature_names(plan: MfccPlan) -> list[str]:
@@ -192,22 +216,37 @@ def plan_constants(plan: MfccPlan) -> dict:
     }
 
 
+def _error_stats(values: np.ndarray, reference: np.ndarray) -> dict:
+    """Per value: abs = |values - reference|, rel = abs / max(|reference|, 1)."""
+    err = np.abs(values.astype(np.float64) - reference)
+    rel = err / np.maximum(np.abs(reference), 1.0)
+    empty = not err.size
+    return {key: None if empty else float(value) for key, value in (
+        ("max_abs_err", err.max(initial=0)), ("mean_abs_err", err.mean() if err.size else 0),
+        ("max_rel_err", rel.max(initial=0)), ("mean_rel_err", rel.mean() if rel.size else 0))}
+
+
 def q15_error_vs_f32(windows: np.ndarray, cfg: dict, sample_rate_hz: float) -> dict:
-    """What variant q15 costs: its features against arm_mfcc_f32's on the same windows.
-    Errors per value: abs = |q15 - f32|, rel = abs / max(|f32|, 1)."""
+    """What variant q15 costs: its features against arm_mfcc_f32's on the same windows."""
     q15 = mfcc_features_batch(windows, make_mfcc_plan({**cfg, "variant": "q15"}, sample_rate_hz))
     f32 = mfcc_features_batch(windows, make_mfcc_plan({**cfg, "variant": "f32"}, sample_rate_hz))
-    err = np.abs(q15.astype(np.float64) - f32)
-    rel = err / np.maximum(np.abs(f32), 1.0)
-    empty = not err.size
-    return {"windows": len(windows),
-            **{key: None if empty else float(value) for key, value in (
-                ("max_abs_err", err.max(initial=0)), ("mean_abs_err", err.mean() if err.size else 0),
-                ("max_rel_err", rel.max(initial=0)), ("mean_rel_err", rel.mean() if rel.size else 0))}}
+    return {"windows": len(windows), **_error_stats(q15, f32)}
+
+
+def f32_error_vs_wheel(windows: np.ndarray, cfg: dict, sample_rate_hz: float) -> dict:
+    """The f32 features (device float semantics) against the cmsisdsp wheel's arm_mfcc_f32: the
+    same CMSIS-DSP MFCC up to summation order and the log's last bit."""
+    plan = make_mfcc_plan(cfg, sample_rate_hz)
+    ours, wheel = mfcc_features_batch(windows, plan), wheel_mfcc_f32_batch(windows, plan)
+    differ = int(np.sum(ours.view(np.uint32) != wheel.view(np.uint32)))
+    return {"windows": len(windows), "values_differing": differ, **_error_stats(ours, wheel)}
 
 
 def variant_report(windows: np.ndarray, cfg: dict, sample_rate_hz: float) -> dict:
-    """For reports/verify.json: {"mfcc_q15_vs_f32": ...} when the block is mfcc with variant q15."""
-    if cfg.get("block") != "mfcc" or cfg.get("variant") != "q15":
+    """For reports/verify.json when the block is mfcc: {"mfcc_q15_vs_f32": ...} (variant q15, its
+    cost) or {"mfcc_f32_vs_cmsisdsp_wheel": ...} (variant f32, against the reference)."""
+    if cfg.get("block") != "mfcc":
         return {}
-    return {"mfcc_q15_vs_f32": q15_error_vs_f32(windows, cfg, sample_rate_hz)}
+    if cfg.get("variant") == "q15":
+        return {"mfcc_q15_vs_f32": q15_error_vs_f32(windows, cfg, sample_rate_hz)}
+    return {"mfcc_f32_vs_cmsisdsp_wheel": f32_error_vs_wheel(windows, cfg, sample_rate_hz)}

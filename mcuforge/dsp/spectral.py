@@ -27,8 +27,7 @@ MOMENT_STATS = frozenset({"std", "skew", "kurtosis"})
 
 @dataclass(frozen=True, eq=False)
 class SpectralPlan:
-    """Validated config plus every precomputed constant. Pure data (picklable); the CMSIS rfft
-    instance lives in a per-process cache (kernels.rfft_instance), keyed by fft_length."""
+    """Validated config plus every precomputed constant. Pure data (picklable)."""
     config: SpectralConfig
     biquad_coeffs: np.ndarray | None      # float32 (n_stages, 5) [b0, b1, b2, -a1, -a2], or None
     hann: np.ndarray                      # float32 (fft_length,)
