@@ -115,6 +115,14 @@ def bench_codegen(args: tuple[str, ...]) -> None:
     _run_benchmark("codegen", args)
 
 
+@bench.command("targets", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@stage_main
+def bench_targets(args: tuple[str, ...]) -> None:
+    """The model on every board's core under QEMU: exactness, sizes, instructions (--help: its options)."""
+    _run_benchmark("targets", args)
+
+
 @bench.command("crossval", context_settings=PASS_THROUGH, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @stage_main

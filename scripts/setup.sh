@@ -8,10 +8,15 @@ cd "$(dirname "$0")/.."
 # Cortex-M cross compiler and emulator: bare-metal images of the generated model run under QEMU
 # (tests/test_baremetal.py, `mcuforge bench codegen`). Installed from Debian's packages when missing.
 # `--zephyr`: also what a `west build` of the Zephyr application needs (docs/zephyr.md).
+# RISC-V (rv32imc, the esp32c3_devkitm board's core): compiler, picolibc and qemu-system-riscv32.
 APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+APT_PACKAGES="$APT_PACKAGES gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc"
 ZEPHYR_APT_PACKAGES="picolibc-arm-none-eabi libstdc++-arm-none-eabi-picolibc device-tree-compiler gperf cmake ninja-build"
 NEED_APT=0
-command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null || NEED_APT=1
+for tool in arm-none-eabi-gcc qemu-system-arm riscv64-unknown-elf-gcc qemu-system-riscv32; do
+  command -v $tool >/dev/null || NEED_APT=1
+done
+dpkg -s picolibc-riscv64-unknown-elf >/dev/null 2>&1 || NEED_APT=1
 if [ "${1:-}" = "--zephyr" ]; then
   APT_PACKAGES="$APT_PACKAGES $ZEPHYR_APT_PACKAGES"
   dpkg -s $ZEPHYR_APT_PACKAGES >/dev/null 2>&1 || NEED_APT=1

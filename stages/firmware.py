@@ -1,6 +1,6 @@
 """firmware: the bare-metal image of feature twin + runtime + generated model for params' board.
 
-For a Cortex-M board (board.cpu in mcuforge.firmware.baremetal.CORES), builds two ELFs into
+For a board whose core is in mcuforge.firmware.cores.CORES (Cortex-M0+/M3/M4, RV32IMC), builds two ELFs into
 build/baremetal/ (firmware/baremetal/main.c; see mcuforge.firmware.firmware_image):
 - the deployable image (one window buffer, no test data): its flash = text+data and
   ram = data+bss (arm-none-eabi-size) are checked against the board budget
@@ -8,13 +8,14 @@ build/baremetal/ (firmware/baremetal/main.c; see mcuforge.firmware.firmware_imag
   stack_bytes must fit the RAM budget). Over budget -> error naming the overflow, nothing written;
 - the test image, run on the QEMU machine with the board's core (mps2-an386 for cortex-m4,
   mps2-an385 for cortex-m3 -- also for qemu_cortex_m3, whose lm3s6965evb has the same core; the
-  budget checked is still the board's): every test window, raw floats read over semihosting,
+  budget checked is still the board's; microbit's Cortex-M0 for cortex-m0plus; riscv32 virt for
+  rv32imc): every test window, raw floats read over semihosting,
   -> mcuforge_features -> invoke -> int8 logits, compared with the Python int8 pipeline
   (quantize_input(x) -> tflite_micro). Instructions per inference (features + invoke) are exact
   counts from a single-step exec trace of the first 3 windows.
 With codegen.backend=tflm the bare-metal image holds the native C of the same model (TFLM itself
-comes only from a Zephyr workspace). A board without an Arm core here (esp32: xtensa-lx6,
-qemu_machine null) gets its budgets and a "skipped" note: sizes unknown.
+comes only from a Zephyr workspace). A board without a core here (esp32: xtensa-lx6,
+qemu_machine null) gets its budgets and a "skipped" note naming the toolchain to bring: sizes unknown.
 
 The Zephyr application (firmware/, mcuforge.firmware.zephyr_app): build/firmware_inputs/ always; when a
 Zephyr workspace is present (ZEPHYR_BASE, or `west topdir`), `west build -b <board.zephyr_board>
@@ -41,6 +42,7 @@ from mcuforge import atomic
 from mcuforge.firmware import firmware_image
 from mcuforge.arrays import load_arrays
 from mcuforge.firmware.baremetal import CORES, elf_sizes
+from mcuforge.firmware.cores import BRING
 from mcuforge.firmware.budgets import budgets, check_budget
 from mcuforge.codegen.c_names import c_identifier
 from mcuforge.codegen.emit_features import generate_features
@@ -157,11 +159,12 @@ def main() -> None:
     core = CORES.get(cpu)
     inputs = load_inputs()
     if core is None:
-        report.update({"baremetal": f"skipped: no toolchain for {cpu} here", "qemu": None})
+        bring = f" (budgets only; bring {BRING[cpu]})" if cpu in BRING else ""
+        report.update({"baremetal": f"skipped: no toolchain for {cpu} here{bring}", "qemu": None})
         with atomic.atomic_path(BUILD) as empty:  # the declared out: empty
             empty.mkdir()
     else:
-        firmware_image.require_tools()
+        firmware_image.require_tools(core)
         report["qemu_machine"] = core.machine
         if board.get("qemu_machine") != core.machine:
             report["qemu_note"] = (f"board's QEMU twin {board.get('qemu_machine')}; the test image ran on "

@@ -160,13 +160,34 @@ def test_cortex_m3_board_runs_on_mps2_an385(base, tmp_path):
     assert rep["qemu"]["logits_exact"] == WINDOWS
 
 
+@pytest.mark.parametrize("board", ["rpi_pico", "esp32c3_devkitm"])
+def test_small_cores_run_every_window_bit_exact(board, base, tmp_path):
+    """Cortex-M0+ (microbit's Cortex-M0) and RV32IMC (riscv32 virt): no FPU, no DSP, no Thumb-2."""
+    cfg = yaml.safe_load((ROOT / f"conf/board/{board}.yaml").read_text())
+    core = CORES[cfg["cpu"]]
+    if missing_tools(core):
+        pytest.skip(f"{', '.join(missing_tools(core))} not installed (apt-get install {core.apt_packages})")
+    root = workspace(base, tmp_path, [f"board={board}"])
+    proc = run_firmware(root)
+    assert proc.returncode == 0, proc.stderr
+    rep = report(root)
+    assert (rep["cpu"], rep["qemu_machine"]) == (cfg["cpu"], cfg["qemu_machine"]) and "qemu_note" not in rep
+    assert rep["qemu"]["windows"] == rep["qemu"]["logits_exact"] == WINDOWS
+    assert rep["qemu"]["logits_max_abs_diff"] == 0
+    counts = rep["qemu"]["instructions_counted"]
+    assert len(counts) == 3 and min(counts) > 10_000 and rep["stack_bytes"] > 0
+    assert rep["flash_budget"] == cfg["flash_bytes"] - cfg["reserve_flash_bytes"]
+    assert rep["ram_bytes"] + rep["stack_bytes"] <= rep["ram_budget"]
+
+
 def test_board_without_toolchain_reports_budget_only(base, tmp_path):
     root = workspace(base, tmp_path, ["board=esp32"])
     proc = run_firmware(root)
     assert proc.returncode == 0, proc.stderr
     rep = report(root)
     assert KEYS <= set(rep)
-    assert rep["baremetal"] == "skipped: no toolchain for xtensa-lx6 here"
+    assert rep["baremetal"].startswith("skipped: no toolchain for xtensa-lx6 here (budgets only; bring ")
+    assert "xtensa-esp32-elf-gcc" in rep["baremetal"]
     assert rep["flash_bytes"] is None and rep["qemu"] is None and rep["qemu_machine"] is None
     assert rep["flash_budget"] == 4194304 - 32768 and rep["ram_budget"] == 327680 - 16384
 

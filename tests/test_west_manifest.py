@@ -126,7 +126,7 @@ def test_every_board_has_its_modules_stated():
         assert board["zephyr_board"] in zephyr_workspace.MODULES_FOR_BOARD, (
             f"conf/board/{name}.yaml: add {board['zephyr_board']!r} to MODULES_FOR_BOARD")
         buildable = zephyr_workspace.MODULES_FOR_BOARD[board["zephyr_board"]] is not None
-        assert buildable == (board["cpu"] in CORES), name
+        assert buildable == (board["cpu"] in CORES and board["zephyr_board"] not in zephyr_workspace.NOT_BUILDABLE), name
 
 
 def test_allowlist_is_exactly_what_the_app_and_the_boards_need():

@@ -1,5 +1,5 @@
 /* Peak stack of a bare-metal harness: paint a window just below main's frame (no red zone on
- * Cortex-M), run the code, then find the deepest word that no longer holds the pattern. */
+ * Cortex-M or RV32 ilp32), run the code, then find the deepest word that no longer holds the pattern. */
 #ifndef MCUFORGE_STACK_WATERMARK_H
 #define MCUFORGE_STACK_WATERMARK_H
 
@@ -19,7 +19,11 @@ static inline __attribute__((always_inline)) mf_stack_window_t mf_stack_paint(ui
 {
     mf_stack_window_t win;
     uint32_t *w;
+#if defined(__riscv)
+    __asm__ volatile("mv %0, sp" : "=r"(win.top));
+#else
     __asm__ volatile("mov %0, sp" : "=r"(win.top));
+#endif
     win.low = win.top - bytes / 4u;
     if (win.low < &_ebss)
         win.low = &_ebss;

@@ -1,7 +1,8 @@
-/* Minimal bare-metal startup for Cortex-M on QEMU (mps2-an385 / mps2-an386): vector table,
- * reset handler (copy .data, zero .bss, enable the FPU when compiled for one, call main),
- * fault handlers that exit QEMU with a distinct code, and semihosting helpers. No libc, no
- * interrupts: nothing is ever enabled, so no handler but the faults can run. */
+/* Minimal bare-metal startup on QEMU for Cortex-M (mps2-an385 / mps2-an386 / microbit) and
+ * RV32 (virt): vector table (Arm) or _start + trap vector (RISC-V), reset handler (copy .data,
+ * zero .bss, enable the FPU when compiled for one, call main), fault handlers that exit QEMU
+ * with a distinct code, and semihosting helpers. No libc, no interrupts: nothing is ever
+ * enabled, so no handler but the faults can run. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,13 +15,6 @@ extern int main(void);
 #define SEMIHOST_SYS_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
 
-static uint32_t semihost_call(uint32_t op, const void *arg)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
 
 void semihost_write(const char *text)
 {
@@ -29,7 +23,7 @@ void semihost_write(const char *text)
 
 void semihost_exit(int code)
 {
-    /* SYS_EXIT_EXTENDED: QEMU exits with `code` (plain SYS_EXIT on A32/T32 only knows 0/1). */
+    /* SYS_EXIT_EXTENDED: QEMU exits with `code` (plain SYS_EXIT on 32-bit targets only knows 0/1). */
     static uint32_t block[2];
     block[0] = ADP_STOPPED_APPLICATION_EXIT;
     block[1] = (uint32_t)code;
@@ -86,6 +80,25 @@ void *memset(void *dst, int value, size_t n)
     return dst;
 }
 
+#if defined(__riscv)
+/* _start: stack and global pointer from the linker script, every trap to fault 121, then C. */
+__asm__(".section .text.start, \"ax\"\n"
+        ".global _start\n"
+        "_start:\n\t"
+        ".option push\n\t.option norelax\n\t"
+        "la gp, __global_pointer$\n\t"
+        ".option pop\n\t"
+        "la sp, _estack\n\t"
+        "la t0, trap_entry\n\t"
+        ".option push\n\t.option arch, +zicsr\n\t"
+        "csrw mtvec, t0\n\t"
+        ".option pop\n\t"
+        "j Reset_Handler\n"
+        ".balign 4\n"
+        "trap_entry:\n\t"
+        "j HardFault_Handler\n"
+        ".previous");
+#else
 typedef void (*vector_t)(void);
 
 __attribute__((section(".isr_vector"), used)) const vector_t vector_table[16] = {
@@ -103,3 +116,4 @@ __attribute__((section(".isr_vector"), used)) const vector_t vector_table[16] = 
     Default_Handler, /* PendSV */
     Default_Handler, /* SysTick */
 };
+#endif

@@ -186,6 +186,21 @@ def baremetal(r: Reports) -> str:
                   "test windows bit-exact on QEMU"), [row], ("---", "---", "---:", "---:", "---:", "---"))
 
 
+def targets(r: Reports) -> str:
+    """docs/zephyr.md: `mcuforge bench targets`, one row per board config."""
+    rows = []
+    for board, t in r.get("bench_targets", "targets").items():
+        if t["instructions_per_inference"] is None:
+            rows.append((board, t["core"], "", "", "", "", t["note"].split(" (")[0]))
+            continue
+        rows.append((board, t["core"], f"`{t['qemu_machine']}`", f"{count(t['flash_bytes'])} B",
+                     f"{count(t['ram_bytes'])} + {count(t['stack_bytes'])} B",
+                     f"{count(t['instructions_per_inference'])} ({t['ratio_to_cortex_m3']:.2f}×)",
+                     f"{count(t['logits_exact'])} / {count(t['windows'])}"))
+    return table(("board", "core", "QEMU twin", "flash", "RAM + stack", "instructions / inference (ratio)",
+                  "windows bit-exact"), rows, ("---", "---", "---", "---:", "---:", "---:", "---"))
+
+
 def mutation_check(r: Reports) -> str:
     """docs/testing.md: scripts/mutation_check.py's faults and the tests that caught them."""
     rows = [(f"`{res['id']}`", res["fault"], f"`{res['file']}`",
@@ -198,5 +213,5 @@ def mutation_check(r: Reports) -> str:
     return table(("fault", "what", "file", "result", "tests failed: how many, the first two"), rows)
 
 
-TABLES = {"mutation-check": mutation_check, "baremetal": baremetal, "results": results, "results-where": results_where, "crossval": crossval,
+TABLES = {"mutation-check": mutation_check, "baremetal": baremetal, "targets": targets, "results": results, "results-where": results_where, "crossval": crossval,
           "codegen-bench-models": codegen_table(0), "codegen-pipeline-models": codegen_table(1)}

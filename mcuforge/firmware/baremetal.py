@@ -1,8 +1,8 @@
-"""Bare-metal Cortex-M images of the native runtime + a generated model, run on QEMU.
+"""Bare-metal images (Cortex-M, RV32IMC; mcuforge.firmware.cores) of the native runtime + a generated model, run on QEMU.
 
     core = CORES["cortex-m4"]
     elf = build_elf(core, sources, build_dir / "app.elf", include_dirs=[...], defines={...})
-    sizes = elf_sizes(elf)                       # text / data / bss (arm-none-eabi-size)
+    sizes = elf_sizes(elf)                       # text / data / bss (<prefix>-size)
     run = run_qemu(core, elf)                    # stdout + exit code (semihosting exit)
     count = count_instructions(core, elf, "mf_marker_begin", "mf_marker_end")
 
@@ -15,7 +15,6 @@ instruction; no interrupt is ever enabled, so nothing else runs in between.
 from __future__ import annotations
 
 import bisect
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -24,45 +23,20 @@ from pathlib import Path
 
 from mcuforge.errors import McuforgeError
 
-ROOT = Path(__file__).resolve().parents[2]
-SUPPORT_DIR = ROOT / "firmware" / "baremetal"
+from mcuforge.firmware.cores import CORES, SUPPORT_DIR, Core, elf_prefix, missing_tools  # noqa: F401
+
 BENCH_HARNESS = SUPPORT_DIR / "bench_main.c"  # the benchmark / runtime-exactness harness
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm")
 COMMON_CFLAGS = ("-std=c99", "-Os", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections",
                  "-fno-tree-loop-distribute-patterns", "-ffreestanding", "-g0")
 LDFLAGS = ("-nostdlib", "-nostartfiles", "-Wl,--gc-sections")
-
-
-@dataclass(frozen=True)
-class Core:
-    name: str
-    cpu_flags: tuple[str, ...]
-    machine: str  # QEMU machine with this core
-    qemu_cpu: str
-
-    @property
-    def linker_script(self) -> Path:
-        return SUPPORT_DIR / f"{self.machine}.ld"
-
-
-CORES = {
-    "cortex-m3": Core("cortex-m3", ("-mcpu=cortex-m3", "-mthumb"), "mps2-an385", "cortex-m3"),
-    "cortex-m4": Core("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
-                      "mps2-an386", "cortex-m4"),
-}
-
-
-def missing_tools() -> list[str]:
-    """The toolchain / emulator executables not on PATH (empty when everything is there)."""
-    return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
 def _run(cmd: list[str], what: str, timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
     except FileNotFoundError as exc:
-        raise McuforgeError(f"{what}: {cmd[0]} not found (apt-get install gcc-arm-none-eabi "
-                            f"libnewlib-arm-none-eabi qemu-system-arm)") from exc
+        raise McuforgeError(f"{what}: {cmd[0]} not found (apt-get install the toolchain and QEMU of "
+                            f"mcuforge.firmware.cores.APT; `bash scripts/setup.sh` does it)") from exc
     except subprocess.TimeoutExpired as exc:
         raise McuforgeError(f"{what}: timed out after {timeout} s: {' '.join(cmd)}") from exc
     return result
@@ -77,29 +51,31 @@ def build_elf(core: Core, sources: list[Path], elf: Path, include_dirs: list[Pat
     cflags = [f if f != "-Os" else opt for f in COMMON_CFLAGS]
     flags = [*(f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()),
              *(f"-I{d}" for d in (SUPPORT_DIR, *include_dirs))]
-    cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *cflags, *extra_flags, *flags,
+    cmd = [core.gcc, *core.cpu_flags, *cflags, *extra_flags, *flags,
            str(SUPPORT_DIR / "startup.c"), *map(str, sources),
-           *LDFLAGS, f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", "-lgcc", "-o", str(elf)]
-    result = _run(cmd, "arm build")
+           *LDFLAGS, f"-L{SUPPORT_DIR}", f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", "-lgcc", "-o", str(elf)]
+    result = _run(cmd, f"{core.name} build")
     if result.returncode != 0:
-        raise McuforgeError(f"arm build failed:\n{' '.join(cmd)}\n{result.stderr}")
+        raise McuforgeError(f"{core.name} build failed:\n{' '.join(cmd)}\n{result.stderr}")
     return elf
 
 
 def elf_sizes(elf: Path) -> dict[str, int]:
     """Berkeley sizes: text (code + rodata + vectors), data, bss; flash = text + data, ram = data + bss."""
-    result = _run(["arm-none-eabi-size", "-B", str(elf)], "arm-none-eabi-size")
+    size = f"{elf_prefix(elf)}-size"
+    result = _run([size, "-B", str(elf)], size)
     if result.returncode != 0:
-        raise McuforgeError(f"arm-none-eabi-size failed: {result.stderr}")
+        raise McuforgeError(f"{size} failed: {result.stderr}")
     text, data, bss = (int(v) for v in result.stdout.splitlines()[1].split()[:3])
     return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss}
 
 
 def symbols(elf: Path) -> dict[str, tuple[int, int]]:
     """Function symbols: name -> (start address without the Thumb bit, size in bytes)."""
-    result = _run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], "arm-none-eabi-nm")
+    nm = f"{elf_prefix(elf)}-nm"
+    result = _run([nm, "-S", "--defined-only", str(elf)], nm)
     if result.returncode != 0:
-        raise McuforgeError(f"arm-none-eabi-nm failed: {result.stderr}")
+        raise McuforgeError(f"{nm} failed: {result.stderr}")
     table = {}
     for line in result.stdout.splitlines():
         parts = line.split()
@@ -112,7 +88,7 @@ def qemu_command(core: Core, elf: Path, semihost_output: Path | None = None, tra
     """QEMU for `core`'s machine; semihosting output on stdout (or into `semihost_output`); with
     trace=True the single-step exec trace goes to stdout instead (one `Trace` line per instruction)."""
     chardev = f"file,id=semihost,path={semihost_output}" if semihost_output else "stdio,id=semihost"
-    cmd = ["qemu-system-arm", "-M", core.machine, "-cpu", core.qemu_cpu, "-nographic", "-monitor", "none",
+    cmd = [core.qemu, *core.qemu_machine_args, "-nographic", "-monitor", "none",
            "-serial", "none", "-chardev", chardev,
            "-semihosting-config", "enable=on,target=native,chardev=semihost",
            "-icount", "shift=5,align=off,sleep=off", "-kernel", str(elf)]

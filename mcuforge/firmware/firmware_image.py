@@ -14,7 +14,10 @@ Two images from the same sources (firmware/baremetal/main.c):
   can be re-run there by hand.
 Compiled like mcuforge.firmware.baremetal (startup + linker script of firmware/baremetal/, -Os,
 sections + --gc-sections) plus -ffp-contract=off (the feature twin transcribes numpy float32 one
-IEEE operation at a time) and newlib's libm/libc for floorf/logf/memcpy.
+IEEE operation at a time) and the C library's libm/libc for floorf/fabsf/memcpy (newlib on Arm,
+picolibc on RISC-V). Cores without an FPU (cortex-m0plus, cortex-m3, rv32imc) run the float twin
+in libgcc's soft-float, which rounds every +,-,*,/ correctly (IEEE 754), so the bit-exact check
+holds on them as on the FPU.
 
 CMSIS-DSP on Cortex-M (spectral block): the cmsisdsp sdist has no CMSIS-Core. On a core without
 the DSP extension (cortex-m3) firmware/features/include/cmsis_compiler.h stands in for it. On
@@ -37,25 +40,24 @@ ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIR = ROOT / "firmware" / "baremetal"
 RUNTIME_DIR = ROOT / "firmware" / "runtime"
 FEATURES_DIR = ROOT / "firmware" / "features"
-APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 TWIN_FLAGS = ("-ffp-contract=off",)
 LIBS = ("-lm", "-lc", "-lgcc")
 WINDOWS_FILE, LOGITS_FILE = "windows.bin", "logits.bin"
 
 
-def require_tools() -> None:
-    missing = baremetal.missing_tools()
+def require_tools(core: Core) -> None:
+    missing = baremetal.missing_tools(core)
     if missing:
-        raise McuforgeError(f"{', '.join(missing)} not found: install the Arm toolchain and QEMU "
-                            f"(apt-get install {APT_PACKAGES}; `bash scripts/setup.sh` does it)")
+        raise McuforgeError(f"{', '.join(missing)} not found: install the {core.name} toolchain and QEMU "
+                            f"(apt-get install {core.apt_packages}; `bash scripts/setup.sh` does it)")
 
 
 def _compile(core: Core, src: Path, obj: Path, flags: list[str]) -> Path:
-    cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *baremetal.COMMON_CFLAGS, *TWIN_FLAGS, *flags,
+    cmd = [core.gcc, *core.cpu_flags, *core.libc_flags, *baremetal.COMMON_CFLAGS, *TWIN_FLAGS, *flags,
            "-c", str(src), "-o", str(obj)]
-    result = baremetal._run(cmd, "arm compile")
+    result = baremetal._run(cmd, f"{core.name} compile")
     if result.returncode != 0:
-        raise McuforgeError(f"arm compile of {src.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+        raise McuforgeError(f"{core.name} compile of {src.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
     return obj
 
 
@@ -109,11 +111,12 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
         dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
         main_obj = _compile(core, HARNESS_DIR / "main.c", obj_dir / f"main_{kind}.o", [*common, *dflags])
         elf = build_dir / f"{kind}.elf"
-        cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
-               f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", *LIBS, "-o", str(elf)]
-        result = baremetal._run(cmd, "arm link")
+        cmd = [core.gcc, *core.cpu_flags, *core.libc_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
+               f"-L{baremetal.SUPPORT_DIR}", f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}",
+               *LIBS, "-o", str(elf)]
+        result = baremetal._run(cmd, f"{core.name} link")
         if result.returncode != 0:
-            raise McuforgeError(f"arm link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+            raise McuforgeError(f"{core.name} link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
         _relative_paths_in_map(elf.with_suffix(".map"), build_dir)
         images[kind] = elf
     return images

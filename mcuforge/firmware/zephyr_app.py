@@ -111,6 +111,8 @@ def zephyr_part(params: dict, core, inputs: dict) -> tuple[str, dict | None]:
                                      f"ZEPHYR_BASE={os.environ['ZEPHYR_BASE']} is not a Zephyr tree"))
         return "skipped: no Zephyr workspace (`mcuforge zephyr` says how to make one)", None
     cpu = params["board"]["cpu"]
+    if params["board"]["zephyr_board"] in zephyr_workspace.NOT_BUILDABLE:
+        return f"skipped: {zephyr_workspace.NOT_BUILDABLE[params['board']['zephyr_board']]}", None
     if core is None and not (os.environ.get("ZEPHYR_SDK_INSTALL_DIR") or os.environ.get("ZEPHYR_TOOLCHAIN_VARIANT")):
         return (f"skipped: no {cpu} toolchain here (the Zephyr SDK has it: set ZEPHYR_SDK_INSTALL_DIR)", None)
     _required_modules(params, ws)

@@ -43,6 +43,19 @@ MODULES_FOR_BOARD = {
     "arduino_nano_33_ble": ("cmsis", "hal_nordic"),
     "nucleo_l4r5zi": ("cmsis", "hal_stm32"),
     "esp32_devkitc/esp32/procpu": None,  # hal_espressif + the Zephyr SDK's Xtensa toolchain
+    "rpi_pico": None,  # bare metal only here: NOT_BUILDABLE
+    "esp32c3_devkitm": None,
+}
+# Why a board with a bare-metal core here still has no Zephyr build: exactly what is missing.
+NOT_BUILDABLE = {
+    "rpi_pico": "no Zephyr build for rpi_pico here: it needs the hal_rpi_pico module (the Pico SDK), which "
+                "west.yml does not allow-list and the workspace lacks (add `- hal_rpi_pico` to west.yml's "
+                "name-allowlist, `west update hal_rpi_pico`); the bare-metal Cortex-M0 image is verified",
+    "esp32c3_devkitm": "no Zephyr build for esp32c3_devkitm here: it needs the hal_espressif module and its "
+                       "binary blobs (`west blobs fetch hal_espressif`), neither in west.yml's allow-list nor in "
+                       "the workspace, and a RISC-V toolchain Zephyr accepts (the Zephyr SDK's "
+                       "riscv64-zephyr-elf; Debian's riscv64-unknown-elf-gcc as `cross-compile` is untried); "
+                       "the bare-metal RV32IMC image is verified",
 }
 # What Zephyr 4.1's build scripts import (module -> package), run by this interpreter (WEST_PYTHON)
 BUILD_PYTHON_PACKAGES = {"elftools": "pyelftools", "pykwalify": "pykwalify", "yaml": "PyYAML",

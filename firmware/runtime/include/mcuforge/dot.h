@@ -8,7 +8,8 @@
  * up), offset with SADD16 (x + offset fits int16: |offset| <= 255), and accumulated
  * with SMLAD. MF_EMULATE_DSP substitutes C models of the four instructions so the
  * path is tested bit-exact on the (little-endian) host; elsewhere a portable loop runs
- * (on Thumb-2 without DSP, e.g. Cortex-M3, the 4-row loop is scheduled by hand in inline asm).
+ * (on Thumb-2 without DSP, e.g. Cortex-M3, the 4-row loop is scheduled by hand in inline asm;
+ * on ARMv6-M, Cortex-M0/M0+, by hand in mcuforge/dot_armv6m.h).
  *
  * mf_dot4_* / mf_matvec_* compute four rows per pass sharing the x loads (CMSIS-NN style);
  * mf_matvec_* also applies bias and the per-channel output stage. They are the hot loops of
@@ -147,6 +148,14 @@ static inline int32_t mf_dot_offset_s8(const int8_t *x, const int8_t *w, int32_t
     return acc;
 }
 
+#if defined(__thumb__) && !defined(__thumb2__) /* ARMv6-M (Cortex-M0/M0+): no Thumb-2 */
+#include "mcuforge/dot_armv6m.h"
+__attribute__((always_inline)) static inline void mf_dot4_body(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n,
+                                                              int32_t x_offset, int32_t *acc)
+{
+    mf_dot4_armv6m(x, w, w_stride, n, x_offset, acc);
+}
+#else
 __attribute__((always_inline)) static inline void mf_dot4_body(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n,
                                                               int32_t x_offset, int32_t *acc)
 {
@@ -218,6 +227,7 @@ __attribute__((always_inline)) static inline void mf_dot4_body(const int8_t *x, 
     acc[2] = a2;
     acc[3] = a3;
 }
+#endif /* ARMv6-M */
 #endif
 
 /* acc[k] += sum_i w[k * w_stride + i] * (x[i] + x_offset), k = 0..3. */
