@@ -64,7 +64,7 @@ def write_feed(root: Path) -> dict:
                     {"mean": np.asarray(norm["mean"], np.float32), "std": np.asarray(norm["std"], np.float32)})
     logits = device_logits((root / "models/model_int8.tflite").read_bytes(), x)
     labels = np.asarray(test["y"])[np.arange(len(windows)) * norm["stride_samples"] // norm["window_samples"]]
-    header, source = sensor_feed.feed_sources(regs, labels, logits)
+    header, source = sensor_feed.feed_sources(regs, labels, logits, windows)
     (root / "build/firmware_inputs" / sensor_feed.FEED_H).write_text(header)
     (root / "build/firmware_inputs" / sensor_feed.FEED_C).write_text(source)
     return {"samples": len(regs), "logits": logits, "regs": regs}
@@ -90,6 +90,7 @@ def test_feed_quantisation_round_trips_the_register_format():
     assert np.all(np.abs(seen[:-1] - stream[:-1]) <= count * 0.5 + 1e-6)
     assert regs[-1].tolist() == [32767, -32768, 0, 32767, -32768, 0]
     assert seen[0, 0] == np.float32(np.trunc(int(regs[0, 0]) * 2 * 8 * 9806650 / 65535) / 9806650.0)
+    assert sensor_feed.fnv1a32(b"") == 0x811C9DC5 and sensor_feed.fnv1a32(b"a") == 0xE40C292C
 
 
 @needs_zephyr

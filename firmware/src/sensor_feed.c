@@ -70,6 +70,25 @@ int sensor_feed_next(const struct device *dev)
 	return 0;
 }
 
+int sensor_feed_check(const float *window, int floats)
+{
+	const uint8_t *bytes = (const uint8_t *)window;
+	uint32_t hash = 0x811c9dc5u;
+
+	if (next_window >= MCUFORGE_SENSOR_FEED_WINDOWS) {
+		return -EIO;
+	}
+	for (size_t i = 0; i < (size_t)floats * sizeof(float); ++i) {
+		hash = (hash ^ bytes[i]) * 0x01000193u;
+	}
+	if (hash != mcuforge_sensor_feed_window_hash[next_window]) {
+		printk("mcuforge: window %u differs from the Python windowing of the same samples\n",
+		       (unsigned)next_window);
+		return -EIO;
+	}
+	return 0;
+}
+
 void sensor_feed_expectation(struct window_expectation *expected)
 {
 	if (next_window < MCUFORGE_SENSOR_FEED_WINDOWS) {

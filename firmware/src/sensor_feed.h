@@ -16,6 +16,8 @@
 int sensor_feed_init(const struct device *dev);
 /* 0, or -ENODATA after the last recorded sample */
 int sensor_feed_next(const struct device *dev);
+/* 0 when `window` is bit for bit the window the Python pipeline cut from the same samples, else -EIO */
+int sensor_feed_check(const float *window, int floats);
 void sensor_feed_expectation(struct window_expectation *expected);
 #else
 static inline int sensor_feed_init(const struct device *dev)
@@ -26,6 +28,12 @@ static inline int sensor_feed_init(const struct device *dev)
 static inline int sensor_feed_next(const struct device *dev)
 {
 	ARG_UNUSED(dev);
+	return 0;
+}
+static inline int sensor_feed_check(const float *window, int floats)
+{
+	ARG_UNUSED(window);
+	ARG_UNUSED(floats);
 	return 0;
 }
 static inline void sensor_feed_expectation(struct window_expectation *expected)

@@ -10,7 +10,8 @@
  *
  * With CONFIG_MCUFORGE_SENSOR_EMUL_FEED (the native_sim test) every sample is first written into
  * the sensor's emulator from recorded register values (sensor_feed.c), and each window carries
- * the class and logits the Python int8 pipeline computed for it; the feed's end ends the run. */
+ * the class and logits the Python int8 pipeline computed for it and must be bit for bit the window
+ * Python cuts from the same samples; the feed's end ends the run. */
 #include <errno.h>
 
 #include <zephyr/device.h>
@@ -140,6 +141,9 @@ int window_source_next(float *window, struct window_expectation *expected)
 		due = mf_sensor_ring_push(&ring, row);
 	}
 	mf_sensor_ring_window(&ring, window);
+	if (sensor_feed_check(window, MCUFORGE_SENSOR_WINDOW_LENGTH * MCUFORGE_SENSOR_N_CHANNELS) != 0) {
+		return -EIO;
+	}
 	if (expected != NULL) {
 		sensor_feed_expectation(expected);
 	}
