@@ -27,6 +27,7 @@ ZEPHYR_PROJECTS = [
     {"name": "cmsis_6", "repo-path": "CMSIS_6", "path": "modules/lib/cmsis_6"},
     {"name": "hal_espressif", "path": "modules/hal/espressif", "groups": ["hal"]},
     {"name": "hal_nordic", "path": "modules/hal/nordic", "groups": ["hal"]},
+    {"name": "hal_st", "path": "modules/hal/st", "groups": ["hal"]},
     {"name": "hal_stm32", "path": "modules/hal/stm32", "groups": ["hal"]},
     {"name": "mbedtls", "path": "modules/crypto/mbedtls", "groups": ["crypto"]},
     {"name": "segger", "path": "modules/debug/segger", "groups": ["debug"]},
@@ -108,9 +109,10 @@ def test_a_broken_manifest_fails_validation(tmp_path):
 
 
 def kconfig_symbols() -> list[str]:
-    """What the application turns on: `select`s in firmware/Kconfig and CONFIG_*=y in its fragments."""
+    """What the application turns on: `select`s in firmware/Kconfig and CONFIG_*=y in its fragments
+    (the sensor window source's board fragments in firmware/boards/ too)."""
     symbols = re.findall(r"^\s*select\s+(\w+)", (ROOT / "firmware/Kconfig").read_text(), re.M)
-    for conf in sorted((ROOT / "firmware").glob("*.conf")):
+    for conf in sorted((ROOT / "firmware").rglob("*.conf")):
         symbols += re.findall(r"^CONFIG_(\w+)=y", conf.read_text(), re.M)
     return sorted(set(symbols))
 

@@ -33,6 +33,7 @@ MODULES_FOR_KCONFIG = {
     "TENSORFLOW_LITE_MICRO": ("tflite-micro",),
     "CMSIS_NN": ("cmsis-nn", "cmsis-dsp"),  # selects CMSIS_DSP
     "CMSIS_DSP": ("cmsis-dsp",),
+    "USE_STDC_LSM9DS1": ("hal_st",),  # arduino_nano_33_ble's LSM9DS1 (Kconfig MCUFORGE_SENSOR_LSM9DS1)
 }
 # Modules a board needs (by Zephyr board name); None: not buildable here (no toolchain for its core).
 MODULES_FOR_BOARD = {
