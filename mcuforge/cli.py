@@ -75,6 +75,25 @@ def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick
 
 
 @cli.command()
+@click.option("--board", required=True, help="a config in conf/board/: its budget bounds the search")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="finished trials the study should have (a rerun runs only the missing ones)")
+@click.option("--space", default="default", show_default=True, help="conf/tune/<space>.yaml")
+@click.option("--study", default=None, help="study name (default: the board); experiments tune-<study>-<n>")
+@click.option("--launcher", default="local", show_default=True, type=click.Choice(["local", "ray"]))
+@click.option("--address", default=None, help="--launcher ray: the Ray head, e.g. 127.0.0.1:6379")
+@click.option("--apply", "apply_trial", default=None, metavar="TRIAL",
+              help="`dvc exp apply` a trial: its number, its experiment, or `best`")
+@stage_main
+def tune(board: str, trials: int | None, space: str, study: str | None, launcher: str, address: str | None,
+         apply_trial: str | None) -> None:
+    """Search conf/tune/SPACE for the Pareto front under BOARD's budget (Optuna; each trial a DVC experiment)."""
+    from mcuforge.experiments.tune import tune as run_tune
+
+    run_tune(board, trials, space, study, launcher, apply_trial, address=address)
+
+
+@cli.command()
 @click.argument("revs", nargs=-1, metavar="[REV]...")
 @click.option("--out", default="dvc_plots", show_default=True, type=click.Path(path_type=Path),
               help="output folder")
