@@ -103,13 +103,16 @@ def preflight(repo: Path, settings: dict) -> dict:
             for sha in set(listed)):
         raise McuforgeError(f"commit {commit[:8]} is not on git remote `{remote}` ({git_url}): workers clone "
                             f"it from there; push it first, e.g. `git push {remote} HEAD`")
-    dvc_remote = settings["dvc_remote"] or run_dvc(["remote", "default"], repo, check=False).stdout.strip()
-    urls = dict(line.split()[:2] for line in run_dvc(["remote", "list"], repo).stdout.splitlines() if line.strip())
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(repo / ".dvc"))   # every level merged, relative urls made absolute
+    dvc_remote = settings["dvc_remote"] or config["core"].get("remote", "")
+    urls = {name: remote["url"] for name, remote in config["remote"].items()}
     if not dvc_remote or dvc_remote not in urls:
         raise McuforgeError(f"no DVC remote `{dvc_remote or '(default)'}` in {repo}: workers share outputs "
                             "through one; add it with `dvc remote add -d <name> <url>` (docs/remote-storage.md)")
     return {"commit": commit, "git_url": git_url, "dvc_remote": dvc_remote,
-            "dvc_url": _absolute(urls[dvc_remote], repo / ".dvc")}
+            "dvc_url": urls[dvc_remote]}
 
 
 def _check_reachable(address: str) -> None:
@@ -161,8 +164,8 @@ def run_on_ray(repo: str | Path, jobs: list[RayJob], address: str, *, log_dir: s
         raise McuforgeError(f"two jobs share an experiment name: {sorted({n for n in names if names.count(n) > 1})}")
     log_dir = Path(log_dir or repo / ".dvc/tmp/sweeps" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     with sweep_lock(repo):
-        _check_reachable(address)
         base = preflight(repo, settings)
+        _check_reachable(address)
         if run_dvc(["push", "--run-cache"], repo, check=False).returncode != 0:
             print("warning: `dvc push --run-cache` failed: workers will run what they cannot restore", flush=True)
         import ray
