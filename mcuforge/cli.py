@@ -44,20 +44,25 @@ def compose(overrides: tuple[str, ...]) -> None:
 
 
 @cli.command(context_settings=PASS_THROUGH, add_help_option=False)
+@click.option("--launcher", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: Hydra's launcher runs `dvc exp run --temp` here; ray: each job on a Ray cluster")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="with --launcher ray: the Ray head (`ray start --head` prints it); settings in conf/sweep/ray.yaml")
 @click.argument("hydra_args", nargs=-1, type=click.UNPROCESSED)
 @stage_main
-def sweep(hydra_args: tuple[str, ...]) -> None:
-    """A Hydra (multi)run over conf/, each job one DVC experiment (args go to Hydra).
+def sweep(launcher: str, address: str | None, hydra_args: tuple[str, ...]) -> None:
+    """A Hydra (multi)run over conf/, each job one DVC experiment (other args go to Hydra).
 
     Example: mcuforge sweep --multirun 'prune.sparsity=0.5,0.8' hydra/launcher=joblib
-    hydra.launcher.n_jobs=2. Ends with a table; exit 2 if any experiment failed.
+    hydra.launcher.n_jobs=2. On Ray: mcuforge sweep --launcher ray --address 10.0.0.1:6379
+    --multirun 'prune.sparsity=0.5,0.8'. Ends with a table; exit 2 if any experiment failed.
     """
     from mcuforge.experiments.sweep import run_sweep
 
     if set(hydra_args) & {"-h", "--help"}:
         click.echo(click.get_current_context().get_help())
         return
-    run_sweep(list(hydra_args))
+    run_sweep(list(hydra_args), launcher, address)
 
 
 @cli.command()
