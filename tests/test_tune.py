@@ -74,9 +74,11 @@ def tuned(tmp_path_factory) -> dict:
         proc = subprocess.Popen(tune_cmd("--board", "nrf52840dk", "--trials", str(TRIALS), "--study", "t"),
                                 cwd=repo, env=dvc_env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 1500
-        while "[trial 2] board=" not in out.read_text() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(1)
-        time.sleep(5)   # trial 2's dvc exp run is under way
+        trial_log = repo / ".dvc/tmp/tune/t/logs/2.log"
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                trial_log.exists() and "Reproducing experiment" in trial_log.read_text()):
+            time.sleep(0.5)
+        time.sleep(1)   # trial 2's dvc exp run is under way
         proc.send_signal(signal.SIGTERM)
         interrupted_code = proc.wait(timeout=120)
     interrupted = {"code": interrupted_code, "output": out.read_text(), "leftovers": leftovers(repo),
@@ -89,7 +91,8 @@ def test_an_interrupted_study_resumes_without_repeating_finished_trials(tuned):
     from optuna.trial import TrialState
 
     first = tuned["interrupted"]
-    assert first["code"] != 0 and "[trial 2] board=" in first["output"], first["output"]
+    assert first["code"] == 2 and "[trial 2] tune-t-2:" in first["output"], first["output"]
+    assert "interrupted: the running trial was stopped" in first["output"]
     assert first["leftovers"] == [], first["leftovers"]
     before = [t for t in first["trials"] if t.state == TrialState.COMPLETE]
     assert [t.number for t in before] == [0, 1], first["output"]

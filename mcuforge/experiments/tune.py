@@ -60,7 +60,7 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def open_study(folder: Path, name: str, board_name: str, space: Space):
+def open_study(folder: Path, name: str, board_name: str, space: Space, space_file: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -72,7 +72,7 @@ def open_study(folder: Path, name: str, board_name: str, space: Space):
         optuna.storages.journal.JournalFileBackend(str(folder / "study.journal")))
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=DIRECTIONS,
                                 load_if_exists=True)
-    began = {"board": board_name, "space": str(space.path), "space_sha256": space.digest}
+    began = {"board": board_name, "space": space_file, "space_sha256": space.digest}
     if not study.user_attrs:
         for key, value in began.items():
             study.set_user_attr(key, value)
@@ -95,7 +95,7 @@ def record(study, number: int, code: int, root: Path, board: dict, log: Path) ->
     trial = optuna.trial.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(
         study._study_id, number))
     if found is None:
-        status = f"failed (exit {code}), log {log}"
+        status = f"failed (exit {code}), log {log.relative_to(root) if log.is_relative_to(root) else log}"
         trial.set_user_attr("status", status)
         study.tell(number, state=TrialState.FAIL)
         return status
@@ -146,7 +146,7 @@ def run_trials(study, space: Space, board: dict, trials: int, root: Path, folder
         trial.set_user_attr("experiment", name)
         trial.set_user_attr("overrides", overrides)
         log = folder / "logs" / f"{trial.number}.log"
-        print(f"[trial {trial.number}] {name}: {' '.join(overrides[1:])}", flush=True)
+        print(f"[trial {trial.number}] {name}: {' '.join(f'{k}={v}' for k, v in trial.params.items())}", flush=True)
         code = runner(root, name, overrides, log)
         print(f"[trial {trial.number}] {record(study, trial.number, code, root, board, log)}", flush=True)
 
@@ -183,7 +183,7 @@ def tune(board_name: str, trials: int | None, space_name: str = "default", study
         runner = ray_runner(address)
     folder = root / STUDIES / study_name
     with study_lock(folder), terminate_as_interrupt():
-        study = open_study(folder, study_name, board_name, space)
+        study = open_study(folder, study_name, board_name, space, f"conf/tune/{space_name}.yaml")
         recover(study, root, board, folder)
         if trials:
             try:

@@ -112,9 +112,10 @@ def check_overrides(path: Path, key: str, overrides: list[str], conf_dir: Path) 
         with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
             compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        first = str(err).strip().splitlines()[0]
+        cause = str(err.__cause__).splitlines()[0] if err.__cause__ else ""
+        lines = [line.strip() for line in str(err).split("Config search path")[0].splitlines() if line.strip()]
         raise McuforgeError(f"{path}: params.{key}: {' '.join(overrides)} does not compose with "
-                            f"{conf_dir}/: {first}") from err
+                            f"{conf_dir}/: {' '.join([*lines, cause]).strip()}") from err
 
 
 def load_space(path: Path, conf_dir: Path = Path("conf")) -> Space:
