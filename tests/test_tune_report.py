@@ -62,7 +62,8 @@ def test_an_infeasible_trial_is_never_on_the_front_however_good():
     best_but_over = ("f", result(0.99, 100, 100, 0.1, ram_over=1))
     summary = tune_report.summarize(study_of([*TRIALS, best_but_over]))
     assert [r["params"]["student"] for r in summary["front"]] == ["a", "b"]
-    assert summary["rows"][-2]["params"]["student"] == "f" and "RAM +1 B over budget" in tune_report.text(summary, BOARD)
+    assert summary["rows"][-2]["params"]["student"] == "f"
+    assert "RAM +1 B over budget" in tune_report.text(summary, BOARD)
 
 
 def test_an_interrupted_trial_is_left_out_and_the_report_is_reproducible():
@@ -74,3 +75,15 @@ def test_an_interrupted_trial_is_left_out_and_the_report_is_reproducible():
     again = tune_report.summarize(study_of(TRIALS))
     assert json.dumps(summary, sort_keys=True) == json.dumps(again, sort_keys=True)
     assert tune_report.text(summary, BOARD) == tune_report.text(again, BOARD)
+
+
+def test_a_stepped_float_is_shown_as_passed_to_dvc():
+    """Optuna's float grid gives 0.4 + 0.2 = 0.6000000000000001; the override and the report say 0.6."""
+    from mcuforge.experiments.tune_space import Param
+
+    study = optuna.create_study()
+    study.enqueue_trial({"p": 0.4 + 0.2})
+    trial = study.ask()
+    assert Param("p", low=0.4, high=0.8, step=0.2).suggest(trial) == ["p=0.6"]
+    assert trial.params["p"] == 0.6000000000000001
+    assert tune_report.shown({"p": 0.4 + 0.2, "n": 3}) == {"n": 3, "p": 0.6}

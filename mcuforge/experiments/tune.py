@@ -146,7 +146,8 @@ def run_trials(study, space: Space, board: dict, trials: int, root: Path, folder
         trial.set_user_attr("experiment", name)
         trial.set_user_attr("overrides", overrides)
         log = folder / "logs" / f"{trial.number}.log"
-        print(f"[trial {trial.number}] {name}: {' '.join(f'{k}={v}' for k, v in trial.params.items())}", flush=True)
+        params = " ".join(f"{k}={v}" for k, v in tune_report.shown(trial.params).items())
+        print(f"[trial {trial.number}] {name}: {params}", flush=True)
         code = runner(root, name, overrides, log)
         print(f"[trial {trial.number}] {record(study, trial.number, code, root, board, log)}", flush=True)
 

@@ -15,6 +15,12 @@ from mcuforge import atomic
 ORDER = {"front": 0, "dominated": 1, "infeasible": 2, "failed": 3}
 
 
+def shown(params: dict) -> dict:
+    """A trial's params as passed to dvc: floats of a stepped range rounded to 10 digits (0.6, not
+    0.6000000000000001; tune_space.Param.suggest does the same)."""
+    return {k: round(v, 10) if isinstance(v, float) else v for k, v in sorted(params.items())}
+
+
 def overflow(result: dict) -> str:
     parts = [f"{what} +{result[key]:,} B" for what, key in (("flash", "flash_over"), ("RAM", "ram_over"))
              if result[key] > 0]
@@ -44,7 +50,7 @@ def summarize(study) -> dict:
                      "accuracy": result.get("accuracy"), "accuracy_source": result.get("accuracy_source", ""),
                      "flash": result.get("flash"), "ram": result.get("ram"), "latency_ms": result.get("latency_ms"),
                      "flash_over": result.get("flash_over", 0), "ram_over": result.get("ram_over", 0),
-                     "params": {k: t.params[k] for k in sorted(t.params)},
+                     "params": shown(t.params),
                      "note": t.user_attrs.get("status", "")})
     feasible = [r for r in rows if r["status"] == "feasible"]
     for r in feasible:
@@ -76,8 +82,9 @@ def table(rows: list[dict]) -> str:
 
 def text(summary: dict, board: dict) -> str:
     counts = {s: sum(r["status"] == s for r in summary["rows"]) for s in ORDER}
-    lines = [f"study {summary['study']} on board {summary['board']} ({board['cpu']} at {board['clock_hz'] / 1e6:g} MHz), "
-             f"space {summary['space']}: {len(summary['rows'])} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+    lines = [f"study {summary['study']} on board {summary['board']} ({board['cpu']} at "
+             f"{board['clock_hz'] / 1e6:g} MHz), space {summary['space']}: {len(summary['rows'])} trials: {tally}",
              "", "Pareto front (feasible trials; accuracy up, flash, RAM + stack, latency down):",
              table(summary["front"]) if summary["front"] else "(no feasible trial)",
              "", "All trials:", table(summary["rows"]),

@@ -131,7 +131,8 @@ def load_space(path: Path, conf_dir: Path = Path("conf")) -> Space:
         raise McuforgeError(f"{path}: needs a `params:` mapping of at least one parameter")
     unknown = set(data) - FIELDS
     if unknown:
-        raise McuforgeError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(FIELDS))}")
+        raise McuforgeError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(sorted(FIELDS))}")
     sampler = data.get("sampler", "nsga2")
     if sampler not in SAMPLERS:
         raise McuforgeError(f"{path}: sampler = {sampler!r}: choose one of {', '.join(SAMPLERS)}")
