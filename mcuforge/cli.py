@@ -81,8 +81,8 @@ def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick
 
 @cli.command()
 @click.option("--board", required=True, help="a config in conf/board/: its budget bounds the search")
-@click.option("--trials", type=click.IntRange(min=1), default=None,
-              help="finished trials the study should have (a rerun runs only the missing ones)")
+@click.option("--trials", type=click.IntRange(min=0), default=None,
+              help="finished trials the study should have (a rerun runs only the missing ones; 0: the report)")
 @click.option("--space", default="default", show_default=True, help="conf/tune/<space>.yaml")
 @click.option("--study", default=None, help="study name (default: the board); experiments tune-<study>-<n>")
 @click.option("--launcher", default="local", show_default=True, type=click.Choice(["local", "ray"]))
