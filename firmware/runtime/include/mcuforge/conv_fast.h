@@ -21,6 +21,12 @@
 #include "mcuforge/dot.h"
 #include "mcuforge/fixedpoint.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define MF_UNROLL(n) _Pragma(#n) /* the portable 2x4 loop: 749 k vs 800 k instructions (student, M3) */
+#else
+#define MF_UNROLL(n)
+#endif
+
 /* acc[2r + p] += sum_{i<n} w[r * n + i] * x_p[i] for two pixels (x_b = x_a + pdist) and two rows. */
 __attribute__((always_inline)) static inline void mf_cf_block_2x2(const int8_t *xa, int32_t pdist, const int8_t *w,
                                                                  int32_t n, int32_t *acc)
@@ -71,6 +77,7 @@ __attribute__((always_inline)) static inline void mf_cf_block_2x4(const int8_t *
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
     const int8_t *const x_end = xa + n;
+    MF_UNROLL(GCC unroll 2)
     while (xa != x_end) {
         const int32_t xv = xa[0], yv = xa[pdist];
         int32_t wv = w[0];
