@@ -18,13 +18,11 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,14 +75,8 @@ def app_inputs(backend: str, work: Path) -> tuple[Path, Path]:
 def run_until_result(cmd: list[str], timeout: float) -> str:
     """Run QEMU until the application's PASS/FAIL line (Zephyr never exits by itself), then stop it."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    output, deadline = b"", time.monotonic() + timeout
     try:
-        while not zephyr_build.RESULT_LINE.search(output.decode(errors="replace")) and time.monotonic() < deadline:
-            if select.select([proc.stdout], [], [], 1.0)[0]:
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                output += chunk
+        output = zephyr_build.read_until_result(proc, timeout)
     finally:
         proc.kill()
         proc.wait()
