@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from mcuforge.codegen import quant_math as qm
+from mcuforge.codegen.conv_fast import specialise_conv
+from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.model_reader import Graph
 from mcuforge.codegen.steps import (Alias, ConstArray, OpContext, Step, bias_operand, const_weights, ints,
@@ -71,7 +73,7 @@ def _conv_common(ctx: OpContext, depthwise: bool) -> Step:
 
 
 def lower_conv_2d(ctx: OpContext) -> Step:
-    return _conv_common(ctx, depthwise=False)
+    return specialise_conv(_conv_common(ctx, depthwise=False))
 
 
 def lower_depthwise_conv_2d(ctx: OpContext) -> Step:
@@ -144,11 +146,11 @@ def _pool(ctx: OpContext, kernel: str) -> Step:
 
 
 def lower_max_pool_2d(ctx: OpContext) -> Step:
-    return _pool(ctx, "mf_max_pool_s8")
+    return specialise_pool(_pool(ctx, "mf_max_pool_s8"))
 
 
 def lower_average_pool_2d(ctx: OpContext) -> Step:
-    return _pool(ctx, "mf_avg_pool_s8")
+    return specialise_pool(_pool(ctx, "mf_avg_pool_s8"))
 
 
 def lower_mean(ctx: OpContext) -> Step:
@@ -177,8 +179,9 @@ def lower_mean(ctx: OpContext) -> Step:
         raise ctx.error(out.name, f"mean rescale shift {shift}")
     params = dict(dims=dims, reduce=reduce, input_zp=inp.zero_point,
                   output_zp=out.zero_point, multiplier=mult, shift=shift)
-    return Step(op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_mean_s8", params_type="mf_mean_params",
-                params=params, args=(("tensor", inp.index),), consts=(), output=out.index, macs=0)
+    return specialise_mean(Step(op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_mean_s8",
+                                params_type="mf_mean_params", params=params, args=(("tensor", inp.index),),
+                                consts=(), output=out.index, macs=0))
 
 
 def lower_add(ctx: OpContext) -> Step:
