@@ -22,7 +22,7 @@ from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.lowering import Step, lower_graph
 from mcuforge.codegen.memory_layout import MemoryLayout, build_layout
 from mcuforge.codegen.model_reader import Graph, read_model
-from mcuforge.codegen.sparse_weights import SPARSE_KERNELS, choose_weight_storage, const_bytes
+from mcuforge.codegen.sparse_weights import SPARSE_KERNELS, const_bytes
 
 ARENA_ALIGNMENT = 8
 
@@ -272,7 +272,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
     output = graph.tensors[graph.outputs[0]]
     if labels and len(labels) != output.size:
         raise CodegenError(f"{len(labels)} labels given for a model with {output.size} outputs")
-    lowered = [choose_weight_storage(item) if isinstance(item, Step) else item for item in lower_graph(graph)]
+    lowered = lower_graph(graph)
     layout = build_layout(graph, lowered)
     ident = c_identifier(name)
     emitter = _Emitter(graph, layout, labels, ident, hashlib.sha256(bytes(tflite_bytes)).hexdigest())
