@@ -1,4 +1,5 @@
-"""A real Ray cluster for tests: a head and N worker nodes, reachable only on 127.0.0.1.
+"""A real Ray cluster on this machine for tests and `mcuforge bench scaleout`: a head and N worker
+nodes, reachable only on 127.0.0.1.
 
 Ray turns `--node-ip-address 127.0.0.1` into the machine's external address and its GCS and raylets
 listen on every interface, so the cluster runs in its own network namespace (an unprivileged
@@ -43,6 +44,22 @@ def process_groups_alive(pgids: list[int]) -> list[int]:
     return alive
 
 
+def job_worker(name: str, timeout: float = 900) -> int:
+    """The pid of the Ray worker process running sweep job `name`, once its `dvc exp run` started
+    (found by the job guard's argv, ray_worker.GUARD: `mcuforge-job=<name>` ... `exp run`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if f"mcuforge-job={name}".encode() in argv and b"exp" in argv and b"run" in argv:
+                    return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+        time.sleep(0.5)
+    raise AssertionError(f"job {name} never started its dvc exp run")
+
+
 class LoopbackCluster:
     def __init__(self, workdir: Path, workers: int, port: int = 6379, cpus_per_worker: int = 1):
         self.workdir, self.port = workdir, port
@@ -54,16 +71,20 @@ class LoopbackCluster:
             start_new_session=True)
         self.groups: list[int] = [self.holder.pid]
         self.procs: list[subprocess.Popen] = [self.holder]
-        deadline = time.monotonic() + 10
-        while "UP" not in subprocess.run(self.ns(["ip", "-brief", "link", "show", "lo"]),
-                                         capture_output=True, text=True).stdout:
-            assert time.monotonic() < deadline, "loopback namespace did not come up"
-            time.sleep(0.1)
-        self.head = self._start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard",
-                                 "false"], "head")
-        self.wait_for_cpus(0)
-        self.workers = [self.add_worker(i, cpus_per_worker) for i in range(workers)]
-        self.wait_for_cpus(workers * cpus_per_worker)
+        try:
+            deadline = time.monotonic() + 30
+            while "UP" not in subprocess.run(self.ns(["ip", "-brief", "link", "show", "lo"]),
+                                             capture_output=True, text=True).stdout:
+                assert time.monotonic() < deadline, "loopback namespace did not come up"
+                time.sleep(0.1)
+            self.head = self._start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard",
+                                     "false"], "head")
+            self.wait_for_cpus(0)
+            self.workers = [self.add_worker(i, cpus_per_worker) for i in range(workers)]
+            self.wait_for_cpus(workers * cpus_per_worker)
+        except BaseException:
+            self.stop()
+            raise
 
     def ns(self, cmd: list[str]) -> list[str]:
         """cmd run inside the cluster's network namespace."""
@@ -85,10 +106,13 @@ class LoopbackCluster:
     def cpus(self) -> float:
         code = ("import ray; ray.init(address='%s', log_to_driver=False, logging_level='ERROR'); "
                 "print(ray.cluster_resources().get('CPU', 0))" % self.address)
-        proc = subprocess.run(self.ns([sys.executable, "-c", code]), capture_output=True, text=True, timeout=120)
+        try:   # a loaded machine can take minutes to start a node
+            proc = subprocess.run(self.ns([sys.executable, "-c", code]), capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return -1.0
         return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else -1.0
 
-    def wait_for_cpus(self, count: int, timeout: float = 180) -> None:
+    def wait_for_cpus(self, count: int, timeout: float = 900) -> None:
         deadline = time.monotonic() + timeout
         while self.cpus() != count:
             assert time.monotonic() < deadline, f"Ray cluster did not reach {count} CPUs: see {self.workdir}/*.log"
