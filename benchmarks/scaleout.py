@@ -1,6 +1,6 @@
 """The same sweep on a 1-worker and a 2-worker Ray cluster on this machine (loopback only).
 
-    mcuforge bench scaleout [--work DIR] [--out PATH] [--grid OVERRIDE...] [--no-kill]
+    mcuforge bench scaleout [--work DIR] [--out PATH] [--grid OVERRIDE...] [--cache-from REPO] [--no-kill]
 
 A copy of the project on the tiny config is run once (the baseline); then, for each cluster size,
 a fresh clone with its own bare git `origin` and its own empty DVC remote (so neither run restores
@@ -51,8 +51,9 @@ def sh(cmd: list[str], cwd: Path, **kw) -> str:
     return proc.stdout
 
 
-def seed(work: Path) -> Path:
-    """The project's files on the tiny config, baseline run and committed (max_retries 1)."""
+def seed(work: Path, cache_from: Path | None) -> Path:
+    """The project's files on the tiny config, baseline run (restored from cache_from's run-cache
+    when that repository ran the same tiny baseline) and committed (max_retries 1)."""
     repo = work / "seed"
     files = sh(["git", "ls-files", "-co", "--exclude-standard"], ROOT).split()
     for rel in files:
@@ -65,6 +66,8 @@ def seed(work: Path) -> Path:
     ray_conf.write_text(ray_conf.read_text().replace("max_retries: 0", "max_retries: 1"))
     sh([sys.executable, "-m", "mcuforge.cli", "compose"], repo)
     sh(["git", "init", "-q", "-b", "main"], repo)
+    if cache_from:
+        shutil.copytree(cache_from / ".dvc/cache", repo / ".dvc/cache", dirs_exist_ok=True)
     sh([sys.executable, "-m", "dvc", "repro"], repo)
     sh(["git", "add", "-A"], repo)
     sh([*GIT, "commit", "-qm", "tiny baseline"], repo)
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None, prog: str = "scaleout") -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
     parser.add_argument("--grid", nargs="+", default=GRID, help=f"Hydra multirun overrides (default: {GRID})")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_scaleout.json")
+    parser.add_argument("--cache-from", type=Path, default=None,
+                        help="a repository that ran the same tiny baseline: its DVC cache seeds the baseline's run")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker in the 2-worker run")
     args = parser.parse_args(argv)
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper   # Hydra's own grid expansion
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None, prog: str = "scaleout") -> None:
     jobs = [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-bench-scaleout-"))
     try:
-        seed_repo = seed(work)
+        seed_repo = seed(work, args.cache_from)
         kill = None if args.no_kill else experiment_name(jobs[0])
         runs = {n: timed_sweep(work, prepared(work, seed_repo, n), n, args.grid, kill if n == 2 else None)
                 for n in (1, 2)}

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,7 +66,9 @@ class LoopbackCluster:
         self.workdir, self.port = workdir, port
         self.address = f"127.0.0.1:{port}"
         workdir.mkdir(parents=True, exist_ok=True)
-        self.temp = workdir / "ray-tmp"    # never Ray's default /tmp/ray: shared by every user here
+        # Ray's session folder holds Unix sockets (paths <= 107 bytes): a short one of our own, never
+        # Ray's default /tmp/ray (shared by every user of the machine)
+        self.temp = Path(tempfile.mkdtemp(prefix="mcuforge-ray-"))
         self.holder = subprocess.Popen(
             ["unshare", "--user", "--map-root-user", "--net", "sh", "-c", "ip link set lo up && exec sleep 86400"],
             start_new_session=True)
@@ -81,7 +84,6 @@ class LoopbackCluster:
                                      "false"], "head")
             self.wait_for_cpus(0)
             self.workers = [self.add_worker(i, cpus_per_worker) for i in range(workers)]
-            self.wait_for_cpus(workers * cpus_per_worker)
         except BaseException:
             self.stop()
             raise
@@ -100,8 +102,20 @@ class LoopbackCluster:
         self.procs.append(proc)
         return proc
 
-    def add_worker(self, index: int, cpus: int = 1) -> subprocess.Popen:
-        return self._start(["--address", self.address, "--num-cpus", str(cpus)], f"worker{index}")
+    def add_worker(self, index: int, cpus: int = 1, attempts: int = 3) -> subprocess.Popen:
+        """One more worker node, up when the cluster has its CPUs; on a loaded machine a node can
+        give up reaching the GCS in time and exit, so it is started again (up to `attempts`)."""
+        expected = self.cpus() + cpus
+        for attempt in range(attempts):
+            proc = self._start(["--address", self.address, "--num-cpus", str(cpus)], f"worker{index}-{attempt}")
+            try:
+                self.wait_for_cpus(expected)
+                return proc
+            except AssertionError:
+                if proc.poll() is None or attempt == attempts - 1:
+                    raise
+                self.procs.remove(proc)
+        raise AssertionError("unreachable")
 
     def cpus(self) -> float:
         code = ("import ray; ray.init(address='%s', log_to_driver=False, logging_level='ERROR'); "
@@ -115,6 +129,8 @@ class LoopbackCluster:
     def wait_for_cpus(self, count: int, timeout: float = 900) -> None:
         deadline = time.monotonic() + timeout
         while self.cpus() != count:
+            dead = [p.args for p in self.procs[1:] if p.poll() is not None]
+            assert not dead, f"a Ray node exited: {dead[0][-12:]}; see {self.workdir}/*.log"
             assert time.monotonic() < deadline, f"Ray cluster did not reach {count} CPUs: see {self.workdir}/*.log"
             time.sleep(1)
 
@@ -134,3 +150,4 @@ class LoopbackCluster:
             time.sleep(0.2)
         for proc in self.procs:
             proc.wait(timeout=10)
+        shutil.rmtree(self.temp, ignore_errors=True)
