@@ -155,6 +155,14 @@ def bench_crossval(args: tuple[str, ...]) -> None:
     _run_benchmark("crossval", args)
 
 
+@bench.command("scaleout", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@stage_main
+def bench_scaleout(args: tuple[str, ...]) -> None:
+    """The same 8-job sweep on a 1- and a 2-worker local Ray cluster (--help: its options)."""
+    _run_benchmark("scaleout", args)
+
+
 @cli.command("docs-tables")
 @click.option("--check", is_flag=True, help="change nothing; exit 2 naming every table that disagrees")
 @stage_main

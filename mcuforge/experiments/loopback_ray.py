@@ -1,4 +1,5 @@
-"""A real Ray cluster for tests: a head and N worker nodes, reachable only on 127.0.0.1.
+"""A real Ray cluster on this machine for tests and `mcuforge bench scaleout`: a head and N worker
+nodes, reachable only on 127.0.0.1.
 
 Ray turns `--node-ip-address 127.0.0.1` into the machine's external address and its GCS and raylets
 listen on every interface, so the cluster runs in its own network namespace (an unprivileged
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,27 +45,48 @@ def process_groups_alive(pgids: list[int]) -> list[int]:
     return alive
 
 
+def job_worker(name: str, timeout: float = 900) -> int:
+    """The pid of the Ray worker process running sweep job `name`, once its `dvc exp run` started
+    (found by the job guard's argv, ray_worker.GUARD: `mcuforge-job=<name>` ... `exp run`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if f"mcuforge-job={name}".encode() in argv and b"exp" in argv and b"run" in argv:
+                    return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+        time.sleep(0.5)
+    raise AssertionError(f"job {name} never started its dvc exp run")
+
+
 class LoopbackCluster:
     def __init__(self, workdir: Path, workers: int, port: int = 6379, cpus_per_worker: int = 1):
         self.workdir, self.port = workdir, port
         self.address = f"127.0.0.1:{port}"
         workdir.mkdir(parents=True, exist_ok=True)
-        self.temp = workdir / "ray-tmp"    # never Ray's default /tmp/ray: shared by every user here
+        # Ray's session folder holds Unix sockets (paths <= 107 bytes): a short one of our own, never
+        # Ray's default /tmp/ray (shared by every user of the machine)
+        self.temp = Path(tempfile.mkdtemp(prefix="mcuforge-ray-"))
         self.holder = subprocess.Popen(
             ["unshare", "--user", "--map-root-user", "--net", "sh", "-c", "ip link set lo up && exec sleep 86400"],
             start_new_session=True)
         self.groups: list[int] = [self.holder.pid]
         self.procs: list[subprocess.Popen] = [self.holder]
-        deadline = time.monotonic() + 10
-        while "UP" not in subprocess.run(self.ns(["ip", "-brief", "link", "show", "lo"]),
-                                         capture_output=True, text=True).stdout:
-            assert time.monotonic() < deadline, "loopback namespace did not come up"
-            time.sleep(0.1)
-        self.head = self._start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard",
-                                 "false"], "head")
-        self.wait_for_cpus(0)
-        self.workers = [self.add_worker(i, cpus_per_worker) for i in range(workers)]
-        self.wait_for_cpus(workers * cpus_per_worker)
+        try:
+            deadline = time.monotonic() + 30
+            while "UP" not in subprocess.run(self.ns(["ip", "-brief", "link", "show", "lo"]),
+                                             capture_output=True, text=True).stdout:
+                assert time.monotonic() < deadline, "loopback namespace did not come up"
+                time.sleep(0.1)
+            self.head = self._start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard",
+                                     "false"], "head")
+            self.wait_for_cpus(0)
+            self.workers = [self.add_worker(i, cpus_per_worker) for i in range(workers)]
+        except BaseException:
+            self.stop()
+            raise
 
     def ns(self, cmd: list[str]) -> list[str]:
         """cmd run inside the cluster's network namespace."""
@@ -79,18 +102,35 @@ class LoopbackCluster:
         self.procs.append(proc)
         return proc
 
-    def add_worker(self, index: int, cpus: int = 1) -> subprocess.Popen:
-        return self._start(["--address", self.address, "--num-cpus", str(cpus)], f"worker{index}")
+    def add_worker(self, index: int, cpus: int = 1, attempts: int = 3) -> subprocess.Popen:
+        """One more worker node, up when the cluster has its CPUs; on a loaded machine a node can
+        give up reaching the GCS in time and exit, so it is started again (up to `attempts`)."""
+        expected = self.cpus() + cpus
+        for attempt in range(attempts):
+            proc = self._start(["--address", self.address, "--num-cpus", str(cpus)], f"worker{index}-{attempt}")
+            try:
+                self.wait_for_cpus(expected)
+                return proc
+            except AssertionError:
+                if proc.poll() is None or attempt == attempts - 1:
+                    raise
+                self.procs.remove(proc)
+        raise AssertionError("unreachable")
 
     def cpus(self) -> float:
         code = ("import ray; ray.init(address='%s', log_to_driver=False, logging_level='ERROR'); "
                 "print(ray.cluster_resources().get('CPU', 0))" % self.address)
-        proc = subprocess.run(self.ns([sys.executable, "-c", code]), capture_output=True, text=True, timeout=120)
+        try:   # a loaded machine can take minutes to start a node
+            proc = subprocess.run(self.ns([sys.executable, "-c", code]), capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return -1.0
         return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else -1.0
 
-    def wait_for_cpus(self, count: int, timeout: float = 180) -> None:
+    def wait_for_cpus(self, count: int, timeout: float = 900) -> None:
         deadline = time.monotonic() + timeout
         while self.cpus() != count:
+            dead = [p.args for p in self.procs[1:] if p.poll() is not None]
+            assert not dead, f"a Ray node exited: {dead[0][-12:]}; see {self.workdir}/*.log"
             assert time.monotonic() < deadline, f"Ray cluster did not reach {count} CPUs: see {self.workdir}/*.log"
             time.sleep(1)
 
@@ -110,3 +150,4 @@ class LoopbackCluster:
             time.sleep(0.2)
         for proc in self.procs:
             proc.wait(timeout=10)
+        shutil.rmtree(self.temp, ignore_errors=True)
