@@ -1,6 +1,6 @@
 """Run DVC experiments on a Ray cluster and bring them back into the repository.
 
-    results = run_on_ray(".", [RayJob("p=0.5", ["prune.sparsity=0.5"])], address="10.0.0.1:6379")
+    results = run_on_ray(".", [RayJob("k=0.5", ["prune.keep=0.5"])], address="10.0.0.1:6379")
 
 Before anything starts (each a McuforgeError naming the fix): a clean git tree, the git remote
 and DVC remote of conf/sweep/ray.yaml configured, HEAD on that git remote, Ray answering at the
