@@ -101,10 +101,9 @@ def rows(repo: Path) -> dict:
             if r.kind == "experiment"}
 
 
-def assert_arrived(row, sparsity: float) -> None:
-    assert row.finished and row.param("prune.sparsity") == sparsity
-    assert row.metric("prune", "target_sparsity") == sparsity
-    assert abs(row.metric("prune", "sparsity") - sparsity) < 0.02
+def assert_arrived(row, keep: float) -> None:
+    assert row.finished and row.param("prune.keep") == keep
+    assert 0 < row.metric("prune", "macs_ratio") <= keep
     assert row.metric("firmware", "flash_bytes") > 0
     assert row.metric("firmware", "qemu.device_accuracy") == row.metric("quantize", "test_accuracy_int8")
 
@@ -122,38 +121,38 @@ def test_the_cluster_listens_on_loopback_only(cluster):
 
 def test_every_experiment_comes_back_and_no_process_outlives_the_sweep(repo, cluster):
     marker = uuid.uuid4().hex
-    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.sparsity=0.5,0.8"))
+    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.keep=0.5,0.8"))
     assert code == 0, out + err
     assert_nothing_left(marker)
     found = rows(repo)
-    for sparsity in (0.5, 0.8):
-        assert re.search(rf"^prune\.sparsity={sparsity} +ok ", out, re.MULTILINE), out
-        assert_arrived(found[f"prune.sparsity={sparsity}"], sparsity)
+    for keep in (0.5, 0.8):
+        assert re.search(rf"^prune\.keep={keep} +ok ", out, re.MULTILINE), out
+        assert_arrived(found[f"prune.keep={keep}"], keep)
     assert list((repo.parent / "scratch").iterdir()) == []   # every job removed its clone
     assert "nrf52840dk" in run(["python", "-m", "mcuforge.cli", "best", "--board", "nrf52840dk"], repo)
 
 
 def test_kill_9_of_a_worker_loses_only_its_job_and_needs_no_cleanup(repo, cluster):
     marker = uuid.uuid4().hex
-    sweep = start_sweep(repo, cluster, marker, "prune.sparsity=0.65,0.6")   # 0.6: the baseline's, restored
-    worker = ray_cluster.job_worker("prune.sparsity=0.65")
+    sweep = start_sweep(repo, cluster, marker, "prune.keep=0.45,0.4")   # 0.4: the baseline's, restored
+    worker = ray_cluster.job_worker("prune.keep=0.45")
     assert Path(f"/proc/{worker}/cmdline").read_bytes().startswith(b"ray::"), worker
     os.kill(worker, signal.SIGKILL)
     code, out, err = finish(sweep)
     assert code == 2, out + err
-    assert re.search(r"^\[FAILED\] prune\.sparsity=0\.65 .*worker died", out, re.MULTILINE), out
+    assert re.search(r"^\[FAILED\] prune\.keep=0\.45 .*worker died", out, re.MULTILINE), out
     assert "error: 1 of 2 experiments failed" in err, err
     assert_nothing_left(marker)
     found = rows(repo)
-    assert "prune.sparsity=0.65" not in found
-    assert_arrived(found["prune.sparsity=0.6"], 0.6)
+    assert "prune.keep=0.45" not in found
+    assert_arrived(found["prune.keep=0.4"], 0.4)
     assert sound(repo / ".dvc/cache") > 0 and sound(repo.parent / "mcuforge-dvc-storage") > 0
     assert "Cache and remote 'local' are in sync" in run(["dvc", "status", "--cloud"], repo)
     # the same job again, nothing cleaned by hand: the killed clone's scratch folder goes too
     marker = uuid.uuid4().hex
-    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.sparsity=0.65"))
+    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.keep=0.45"))
     assert code == 0, out + err
-    assert_arrived(rows(repo)["prune.sparsity=0.65"], 0.65)
+    assert_arrived(rows(repo)["prune.keep=0.45"], 0.65)
     assert list((repo.parent / "scratch").iterdir()) == []
     assert_nothing_left(marker)
 
@@ -166,13 +165,13 @@ def test_two_sweeps_at_once_the_second_fails_fast(repo, cluster):
         assert first.poll() is None and time.monotonic() < deadline, "the first sweep never took the lock"
         time.sleep(0.1)
     started = time.monotonic()
-    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.sparsity=0.7"), timeout=300)
+    code, out, err = finish(start_sweep(repo, cluster, marker, "prune.keep=0.7"), timeout=300)
     assert code == 2 and "another sweep is running" in err, out + err
     assert time.monotonic() - started < 60
     assert first.poll() is None, "the first sweep ended before the second was refused: the test proved nothing"
     code, out, err = finish(first)
     assert code == 0, out + err
     assert rows(repo)["quantize.representative_windows=32"].finished
-    assert "prune.sparsity=0.7" not in rows(repo)
+    assert "prune.keep=0.7" not in rows(repo)
     assert sound(repo / ".dvc/cache") > 0
     assert_nothing_left(marker)
