@@ -110,21 +110,22 @@ def _gcc(args: list[str], what: str) -> None:
 
 def build_feature_twin(gen_dir: Path, features_dir: Path, block: str, window_size: int, feature_size: int,
                        build_dir: Path) -> Path:
-    """Compile firmware/features/src/*.c (+ the CMSIS-DSP sources for block spectral, with the
-    flags of the cmsisdsp wheel, see mcuforge.dsp.cmsis_dsp_sources) and the batch harness."""
+    """Compile firmware/features/src/*.c (+ the CMSIS-DSP sources for blocks spectral and mfcc, with
+    the flags of the cmsisdsp wheel, see mcuforge.dsp.cmsis_dsp_sources) and the batch harness."""
     build_dir.mkdir(parents=True, exist_ok=True)
     features_dir = Path(features_dir)
     includes = [Path(gen_dir), features_dir / "include", features_dir / "src"]
     defines: list[str] = []
     link: list[str] = ["-lm"]
     objects = []
-    if block == "spectral":
+    from mcuforge.codegen.emit_features import cmsis_functions
+
+    if cmsis_functions(block):
         from mcuforge.dsp import cmsis_dsp_sources as cmsis
-        from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
 
         root = cmsis.cmsis_dsp_root()
         cmsis_includes = [f"-I{d}" for d in cmsis.include_dirs(root)]
-        for i, src in enumerate(cmsis.cmsis_dsp_sources(CMSIS_FUNCTIONS, root)):
+        for i, src in enumerate(cmsis.cmsis_dsp_sources(cmsis_functions(block), root)):
             obj = build_dir / f"cmsis_{i}_{src.stem}.o"
             _gcc([*cmsis.WHEEL_DEFINES, *cmsis.WHEEL_CFLAGS, *cmsis.SECTION_FLAGS, *cmsis_includes,
                   "-c", str(src), "-o", str(obj)], f"compiling {src.name}")

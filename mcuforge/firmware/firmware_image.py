@@ -59,11 +59,11 @@ def _compile(core: Core, src: Path, obj: Path, flags: list[str]) -> Path:
     return obj
 
 
-def cmsis_build_inputs(core: Core | None) -> tuple[list[Path], list[Path], list[str]]:
-    """CMSIS-DSP for the spectral block on `core`: (sources, include dirs, defines) -- what the
-    bare-metal image compiles, and what the Zephyr application is given (mcuforge_inputs.cmake)."""
+def cmsis_build_inputs(core: Core | None, block: str = "spectral") -> tuple[list[Path], list[Path], list[str]]:
+    """CMSIS-DSP for the feature block (spectral, mfcc) on `core`: (sources, include dirs, defines) --
+    what the bare-metal image compiles, and what the Zephyr application is given (mcuforge_inputs.cmake)."""
     from mcuforge.dsp import cmsis_dsp_sources as cmsis
-    from mcuforge.codegen.emit_features import CMSIS_FUNCTIONS
+    from mcuforge.codegen.emit_features import cmsis_functions
 
     root = cmsis.cmsis_dsp_root()
     includes = list(cmsis.include_dirs(root))
@@ -72,12 +72,12 @@ def cmsis_build_inputs(core: Core | None) -> tuple[list[Path], list[Path], list[
         includes.append(FEATURES_DIR / "include")  # the cmsis_compiler.h stand-in
     else:
         defines.append("__GNUC_PYTHON__")  # no CMSIS-Core here: generic C (see module doc)
-    return cmsis.cmsis_dsp_sources(CMSIS_FUNCTIONS, root), includes, defines
+    return cmsis.cmsis_dsp_sources(cmsis_functions(block), root), includes, defines
 
 
-def _cmsis_objects(core: Core, build_dir: Path) -> tuple[list[Path], list[str]]:
-    """CMSIS-DSP objects for the spectral block and the -I/-D flags its users need."""
-    sources, includes, defines = cmsis_build_inputs(core)
+def _cmsis_objects(core: Core, build_dir: Path, block: str) -> tuple[list[Path], list[str]]:
+    """CMSIS-DSP objects for the feature block and the -I/-D flags its users need."""
+    sources, includes, defines = cmsis_build_inputs(core, block)
     flags = [f"-I{d}" for d in includes] + [f"-D{d}" for d in defines]
     objects = []
     for i, src in enumerate(sources):
@@ -95,8 +95,8 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
     includes = [f"-I{d}" for d in (baremetal.SUPPORT_DIR, RUNTIME_DIR / "include", Path(generated_dir),
                                    Path(features_dir), FEATURES_DIR / "include", FEATURES_DIR / "src")]
     objects, extra = [], []
-    if block == "spectral":
-        objects, extra = _cmsis_objects(core, obj_dir)
+    if block in ("spectral", "mfcc"):
+        objects, extra = _cmsis_objects(core, obj_dir, block)
     common = [*includes, *extra]
     sources = [baremetal.SUPPORT_DIR / "startup.c", *sorted((RUNTIME_DIR / "src").glob("*.c")),
                Path(generated_dir) / f"{ident}.c", *sorted((FEATURES_DIR / "src").glob("*.c"))]

@@ -43,13 +43,14 @@ def write_app_inputs(params: dict, core, inputs: dict) -> tuple[int, int]:
     with atomic.atomic_path(INPUTS) as out:
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
                           quant["input"], out)
-        spectral = params["features"]["block"] == "spectral"
+        block = params["features"]["block"]
         zephyr_inputs.write_app_inputs(
             out, model=c_identifier(str(require(cfg, "name", "codegen"))), backend=backend,
             cmsis_nn=backend == "tflm" and bool(require(cfg, "cmsis_nn", "codegen")),
             windows=test["windows"][chosen], labels=np.asarray(test["y"])[chosen],
             logits=device_logits(model, test["x"][chosen]), test_indices=chosen,
-            cmsis=firmware_image.cmsis_build_inputs(core) if spectral else ([], [], []))
+            cmsis=(firmware_image.cmsis_build_inputs(core, block) if block in ("spectral", "mfcc")
+                   else ([], [], [])))
     per_window = test["windows"][0].size * 4 + 1 + int(np.prod(quant["output"]["shape"])) + 4 if len(chosen) else 0
     return len(chosen), len(chosen) * per_window  # float32 samples, label, int8 logits, test index
 

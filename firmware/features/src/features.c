@@ -10,6 +10,7 @@
 
 #include "mcuforge_features_config.h"
 #include "mcuforge/features.h"
+#include "mfcc.h"
 #include "spectral.h"
 
 #define N_FEATURES MCUFORGE_FEATURES_N_FEATURES
@@ -18,29 +19,28 @@ static const float scaler_mean[MCUFORGE_FEATURES_N_SCALER] = MCUFORGE_FEATURES_S
 static const float scaler_std[MCUFORGE_FEATURES_N_SCALER] = MCUFORGE_FEATURES_SCALER_STD;
 static float block_features[N_FEATURES];
 
-/* mcuforge.dsp.feature_blocks.compute_block for one window: the window itself (raw) or
- * mcuforge.dsp.spectral.spectral_features (spectral). */
+/* mcuforge.dsp.feature_blocks.compute_block for one window: the window itself (raw),
+ * mcuforge.dsp.spectral.spectral_features (spectral) or mcuforge.dsp.mfcc.mfcc_features (mfcc). */
 int mcuforge_features_float(const float *window, float *features)
 {
     if (window == NULL || features == NULL)
         return MCUFORGE_FEATURES_ERROR_ARGUMENT;
 #if MCUFORGE_FEATURES_BLOCK == MCUFORGE_FEATURES_BLOCK_SPECTRAL
     return mcuforge_spectral_features(window, features);
+#elif MCUFORGE_FEATURES_BLOCK == MCUFORGE_FEATURES_BLOCK_MFCC
+    return mcuforge_mfcc_features(window, features);
 #else
     memcpy(features, window, sizeof(float) * N_FEATURES);
     return MCUFORGE_FEATURES_OK;
 #endif
 }
 
-/* mcuforge.data.normalization.standardize: (x - mean) / std in float32, per channel for raw
- * (feature i belongs to channel i % N_CHANNELS of the row-major window), per feature else. */
+/* mcuforge.data.normalization.standardize: (x - mean) / std in float32 over the last axis of the
+ * block's output: feature i uses entry i % N_SCALER (per channel of the row-major raw window, per
+ * coefficient of the frames x coefficients mfcc output, per feature for spectral). */
 static float standardize(float x, int feature)
 {
-#if MCUFORGE_FEATURES_BLOCK == MCUFORGE_FEATURES_BLOCK_SPECTRAL
-    const int index = feature;
-#else
-    const int index = feature % MCUFORGE_FEATURES_N_CHANNELS;
-#endif
+    const int index = feature % MCUFORGE_FEATURES_N_SCALER;
     return (x - scaler_mean[index]) / scaler_std[index];
 }
 
@@ -62,16 +62,31 @@ static int8_t quantize_input(float x)
     return (int8_t)shifted;
 }
 
-/* quantize_input(standardize(compute_block(window))): the int8 model input of one window. */
-int mcuforge_features(const float *window, int8_t *model_input)
+/* quantize_input(standardize(x)) of every block feature, or the block's error status. */
+static int model_input_of(int status, int8_t *model_input)
 {
-    int status, i;
-    if (model_input == NULL)
-        return MCUFORGE_FEATURES_ERROR_ARGUMENT;
-    status = mcuforge_features_float(window, block_features);
+    int i;
     if (status != MCUFORGE_FEATURES_OK)
         return status;
     for (i = 0; i < N_FEATURES; ++i)
         model_input[i] = quantize_input(standardize(block_features[i], i));
     return MCUFORGE_FEATURES_OK;
 }
+
+/* quantize_input(standardize(compute_block(window))): the int8 model input of one window. */
+int mcuforge_features(const float *window, int8_t *model_input)
+{
+    if (model_input == NULL)
+        return MCUFORGE_FEATURES_ERROR_ARGUMENT;
+    return model_input_of(mcuforge_features_float(window, block_features), model_input);
+}
+
+#if MCUFORGE_FEATURES_BLOCK == MCUFORGE_FEATURES_BLOCK_MFCC
+/* mcuforge_features from int16 PCM (window = pcm / 32768): no float copy of the clip. */
+int mcuforge_features_pcm(const int16_t *pcm, int8_t *model_input)
+{
+    if (model_input == NULL)
+        return MCUFORGE_FEATURES_ERROR_ARGUMENT;
+    return model_input_of(mcuforge_mfcc_features_pcm(pcm, block_features), model_input);
+}
+#endif

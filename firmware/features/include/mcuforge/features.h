@@ -1,6 +1,6 @@
 /* The feature twin: raw sensor window -> model input, as the Python `features` stage computes it.
  *
- * Block (raw | spectral, mcuforge.dsp.feature_blocks.compute_block) -> standardisation
+ * Block (raw | spectral | mfcc, mcuforge.dsp.feature_blocks.compute_block) -> standardisation
  * (mcuforge.data.normalization.standardize) -> int8 quantisation (mcuforge.codegen.tflm_runtime.quantize_input).
  * The spectral block calls the same CMSIS-DSP functions, in the same order, as
  * mcuforge/dsp/kernels.py does through the cmsisdsp Python API.
@@ -29,6 +29,16 @@ int mcuforge_features(const float *window, int8_t *model_input);
 /* The block's features before standardisation (N_FEATURES floats): equals
  * mcuforge.dsp.feature_blocks.compute_block for one window (spectral_features for block spectral). */
 int mcuforge_features_float(const float *window, float *features);
+
+/* Block mfcc only (mcuforge.dsp.mfcc; CMSIS-DSP arm_mfcc_f32 / arm_mfcc_q15), from int16 PCM so no
+ * float copy of the clip is needed; the float window above is pcm / 32768.
+ * mcuforge_features_pcm: WINDOW_LENGTH samples -> N_FEATURES int8 (= mcuforge_features).
+ * mcuforge_mfcc_features_pcm: WINDOW_LENGTH samples -> N_FRAMES x N_COEFFS floats.
+ * mcuforge_mfcc_frame_pcm: one frame of FRAME_LENGTH samples -> N_COEFFS floats, the per-hop
+ * call of a streaming caller (frame f of a window starts at sample f * HOP_LENGTH). */
+int mcuforge_features_pcm(const int16_t *pcm, int8_t *model_input);
+int mcuforge_mfcc_features_pcm(const int16_t *pcm, float *features);
+int mcuforge_mfcc_frame_pcm(const int16_t *pcm, float *coeffs);
 
 #ifdef __cplusplus
 }
