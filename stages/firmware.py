@@ -98,9 +98,10 @@ def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None) -> 
         built = time.monotonic()
         deploy = elf_sizes(images["deploy"])
         check_budget(board, deploy["flash"], deploy["ram"], None)  # fail before running when it cannot fit
-        run = firmware_image.run_windows(core, images["test"], windows, output_size)
+        block = params["features"]["block"]
+        run = firmware_image.run_windows(core, images["test"], windows, output_size, block=block)
         ran = time.monotonic()
-        counts = firmware_image.count_per_inference(core, images["test"], windows[:TRACED_WINDOWS])
+        counts = firmware_image.count_per_inference(core, images["test"], windows[:TRACED_WINDOWS], block=block)
         for name in (firmware_image.WINDOWS_FILE, firmware_image.LOGITS_FILE):
             (build / name).unlink(missing_ok=True)  # test data, not firmware
         check_budget(board, deploy["flash"], deploy["ram"], run["stack_bytes"])  # error: BUILD not kept

@@ -20,7 +20,7 @@ from test_kernels import _tf, assert_native_equals_tflm  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 
-TINY_MFCC = (13, 10)   # frames × coefficients of the tiny test config (1 s is 49 × 10)
+TINY_MFCC = (13, 10)   # frames × coefficients of the tiny test config (1 s at the default 16 ms hop is 61 × 10)
 
 
 def _randomise_batch_norm(model, rng) -> None:
@@ -71,8 +71,8 @@ def test_configured_student_matches_tflm(dsp, tmp_path):
 
 
 def test_full_size_student_matches_tflm(tmp_path):
-    """49 frames × 10 coefficients: the 1 s MFCC map of the default features=mfcc."""
-    assert_native_equals_tflm(configured_student((49, 10)), tmp_path, count=16, seed=12)
+    """61 frames × 10 coefficients: the 1 s MFCC map of the default features=mfcc (32 ms frames, 16 ms hop)."""
+    assert_native_equals_tflm(configured_student((61, 10)), tmp_path, count=16, seed=12)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -1,4 +1,6 @@
 /* Device harness for the firmware stage: raw float window -> mcuforge_features -> model invoke.
+ * With -DMF_WINDOW_PCM (audio, block mfcc) a window is MF_WINDOW_FLOATS int16 PCM samples instead,
+ * and the features come from mcuforge_features_pcm (the float window is pcm / 32768).
  *
  * Test image (default): reads MF_WINDOWS_PATH (a host file relative to QEMU's working folder,
  * semihosting SYS_READ, one window of MF_WINDOW_FLOATS float32 per call) until end of file; for
@@ -30,7 +32,13 @@
 #error "define MF_WINDOW_FLOATS (window length x channels)"
 #endif
 
+#ifdef MF_WINDOW_PCM
+int16_t mf_window[MF_WINDOW_FLOATS];
+#define MF_FEATURES mcuforge_features_pcm
+#else
 float mf_window[MF_WINDOW_FLOATS];
+#define MF_FEATURES mcuforge_features
+#endif
 static int8_t mf_input[MF_XCAT(MF_XCAT(MCUFORGE_, MF_MODEL_UPPER), _INPUT_SIZE)];
 volatile int8_t mf_logits[MF_OUTPUT_SIZE];
 
@@ -39,7 +47,7 @@ static int infer(void)
 {
     int8_t output[MF_OUTPUT_SIZE];
     int i;
-    if (mcuforge_features(mf_window, mf_input) != MCUFORGE_FEATURES_OK)
+    if (MF_FEATURES(mf_window, mf_input) != MCUFORGE_FEATURES_OK)
         return 4;
     if (MF_INVOKE(mf_input, output) != 0)
         return 5;

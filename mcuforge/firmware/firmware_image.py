@@ -8,7 +8,7 @@
 Two images from the same sources (firmware/baremetal/main.c):
 - `deploy`: one window buffer, no test data, no file I/O -- its text+data / data+bss are the
   flash / RAM reported and checked against the board budget;
-- `test`: reads raw float32 windows from a host file over semihosting (one SYS_READ per window)
+- `test`: reads raw float32 windows (int16 PCM for the audio block mfcc, see window_bytes) from a host file over semihosting (one SYS_READ per window)
   and writes the int8 logits back (SYS_WRITE); it also measures the peak stack. The file names
   are relative (windows.bin, logits.bin): QEMU runs in the image's folder, so the kept test.elf
   can be re-run there by hand.
@@ -41,6 +41,22 @@ APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 TWIN_FLAGS = ("-ffp-contract=off",)
 LIBS = ("-lm", "-lc", "-lgcc")
 WINDOWS_FILE, LOGITS_FILE = "windows.bin", "logits.bin"
+PCM_BLOCKS = ("mfcc",)   # audio: the device keeps int16 PCM, the Python windows are pcm / 32768
+
+
+def window_bytes(windows: np.ndarray, block: str) -> bytes:
+    """The test image's input file: float32 windows, or for an audio block the int16 PCM whose
+    / 32768 they are (exact by construction, checked: a window that is not PCM is an error)."""
+    if block not in PCM_BLOCKS:
+        return np.ascontiguousarray(windows, np.float32).tobytes()
+    scaled = np.asarray(windows, np.float64) * 32768.0
+    pcm = np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
+    if not np.array_equal(pcm.astype(np.float64), scaled):
+        bad = int(np.flatnonzero((pcm.astype(np.float64) != scaled).reshape(len(windows), -1).any(axis=1))[0])
+        raise McuforgeError(f"test window {bad} is not int16 PCM / 32768 (features.block={block} runs the "
+                            "device on int16 PCM): rebuild data/ with the audio ingest, which rounds every "
+                            "sample to int16 PCM")
+    return pcm.tobytes()
 
 
 def require_tools() -> None:
@@ -102,7 +118,8 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
                Path(generated_dir) / f"{ident}.c", *sorted((FEATURES_DIR / "src").glob("*.c"))]
     for i, src in enumerate(sources):
         objects.append(_compile(core, src, obj_dir / f"{i}_{src.stem}.o", common))
-    harness = {"MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
+    pcm = {"MF_WINDOW_PCM": None} if block in PCM_BLOCKS else {}
+    harness = {**pcm, "MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
                "MF_WINDOWS_PATH": f'"{WINDOWS_FILE}"', "MF_LOGITS_PATH": f'"{LOGITS_FILE}"'}
     images = {}
     for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness)):
@@ -137,10 +154,11 @@ def _parse(stdout: str) -> dict[str, int]:
     return found
 
 
-def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, timeout: float = 900.0) -> dict:
+def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, timeout: float = 900.0,
+                block: str = "raw") -> dict:
     """All windows through the test image on core's QEMU machine: int8 logits (N, output_size), peak stack."""
     build_dir = Path(elf).parent
-    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    (build_dir / WINDOWS_FILE).write_bytes(window_bytes(windows, block))
     (build_dir / LOGITS_FILE).unlink(missing_ok=True)
     cmd = baremetal.qemu_command(core, elf)
     cut = cmd.index("-icount")
@@ -156,11 +174,12 @@ def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, ti
     return {"logits": logits, "stack_bytes": parsed["stack"]}
 
 
-def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: float = 600.0) -> list[int]:
+def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: float = 600.0,
+                        block: str = "raw") -> list[int]:
     """Exact executed instructions of each window's features + invoke (between the markers), from a
     single-step exec trace of the test image fed only `windows` (the same ELF, a smaller file)."""
     build_dir = Path(elf).parent
-    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    (build_dir / WINDOWS_FILE).write_bytes(window_bytes(windows, block))
     counts = baremetal.count_marker_pairs(core, elf, timeout=timeout, cwd=build_dir)["counts"]
     if len(counts) != len(windows):
         raise McuforgeError(f"{elf}: {len(counts)} marker pairs in the instruction trace for "
