@@ -75,14 +75,6 @@ int main(void)
 __attribute__((noinline)) void mf_marker_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void mf_marker_end(void) { __asm__ volatile("" ::: "memory"); }
 
-static int32_t semihost(uint32_t op, const void *arg)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-    return (int32_t)r0;
-}
-
 static uint32_t length(const char *text)
 {
     uint32_t n = 0;
@@ -97,7 +89,7 @@ static int32_t open_file(const char *path, uint32_t mode)
     block[0] = (uint32_t)(uintptr_t)path;
     block[1] = mode;
     block[2] = length(path);
-    return semihost(SYS_OPEN, block);
+    return semihost_op(SYS_OPEN, block);
 }
 
 /* SYS_READ / SYS_WRITE return the number of bytes NOT transferred. */
@@ -107,21 +99,7 @@ static int32_t transfer(uint32_t op, int32_t handle, const void *data, uint32_t 
     block[0] = (uint32_t)handle;
     block[1] = (uint32_t)(uintptr_t)data;
     block[2] = bytes;
-    return semihost(op, block);
-}
-
-static void write_count(const char *label, uint32_t value)
-{
-    char text[16];
-    char *p = text + sizeof text - 1;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    semihost_write(label);
-    semihost_write(p);
-    semihost_write("\n");
+    return semihost_op(op, block);
 }
 
 int main(void)
@@ -152,10 +130,10 @@ int main(void)
         }
         ++windows;
     }
-    semihost(SYS_CLOSE, &in);
-    semihost(SYS_CLOSE, &out);
-    write_count("windows: ", windows);
-    write_count("stack: ", mf_stack_used_bytes(stack));
+    semihost_op(SYS_CLOSE, &in);
+    semihost_op(SYS_CLOSE, &out);
+    semihost_write_count("windows: ", windows);
+    semihost_write_count("stack: ", mf_stack_used_bytes(stack));
     return status;
 }
 #endif

@@ -102,11 +102,11 @@ def _cmsis_objects(core: Core, build_dir: Path, block: str) -> tuple[list[Path],
     return objects, flags
 
 
-def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path, window_floats: int,
-                 block: str, build_dir: Path) -> dict[str, Path]:
-    """Compile once, link the `deploy` and the `test` ELF into build_dir."""
-    build_dir = Path(build_dir).resolve()
-    obj_dir = build_dir / "obj"
+def compile_objects(core: Core, generated_dir: Path, ident: str, features_dir: Path, block: str,
+                    build_dir: Path) -> tuple[list[Path], list[str]]:
+    """Objects of startup + runtime + generated model + feature twin (+ CMSIS-DSP), and the flags a
+    harness needs to include their headers."""
+    obj_dir = Path(build_dir).resolve() / "obj"
     obj_dir.mkdir(parents=True, exist_ok=True)
     includes = [f"-I{d}" for d in (baremetal.SUPPORT_DIR, RUNTIME_DIR / "include", Path(generated_dir),
                                    Path(features_dir), FEATURES_DIR / "include", FEATURES_DIR / "src")]
@@ -118,22 +118,34 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
                Path(generated_dir) / f"{ident}.c", *sorted((FEATURES_DIR / "src").glob("*.c"))]
     for i, src in enumerate(sources):
         objects.append(_compile(core, src, obj_dir / f"{i}_{src.stem}.o", common))
+    return objects, common
+
+
+def link_harness(core: Core, objects: list[Path], flags: list[str], harness: Path, defines: dict,
+                 elf: Path) -> Path:
+    """Compile `harness` (firmware/baremetal/*.c) with `defines` and link it with `objects` into elf."""
+    elf = Path(elf).resolve()
+    dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
+    main_obj = _compile(core, harness, elf.parent / "obj" / f"{elf.stem}_{harness.stem}.o", [*flags, *dflags])
+    cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
+           f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", *LIBS, "-o", str(elf)]
+    result = baremetal._run(cmd, "arm link")
+    if result.returncode != 0:
+        raise McuforgeError(f"arm link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+    _relative_paths_in_map(elf.with_suffix(".map"), elf.parent)
+    return elf
+
+
+def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path, window_floats: int,
+                 block: str, build_dir: Path) -> dict[str, Path]:
+    """Compile once, link the `deploy` and the `test` ELF into build_dir."""
+    build_dir = Path(build_dir).resolve()
+    objects, common = compile_objects(core, generated_dir, ident, features_dir, block, build_dir)
     pcm = {"MF_WINDOW_PCM": None} if block in PCM_BLOCKS else {}
     harness = {**pcm, "MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
                "MF_WINDOWS_PATH": f'"{WINDOWS_FILE}"', "MF_LOGITS_PATH": f'"{LOGITS_FILE}"'}
-    images = {}
-    for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness)):
-        dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
-        main_obj = _compile(core, HARNESS_DIR / "main.c", obj_dir / f"main_{kind}.o", [*common, *dflags])
-        elf = build_dir / f"{kind}.elf"
-        cmd = ["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
-               f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}", *LIBS, "-o", str(elf)]
-        result = baremetal._run(cmd, "arm link")
-        if result.returncode != 0:
-            raise McuforgeError(f"arm link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
-        _relative_paths_in_map(elf.with_suffix(".map"), build_dir)
-        images[kind] = elf
-    return images
+    return {kind: link_harness(core, objects, common, HARNESS_DIR / "main.c", defines, build_dir / f"{kind}.elf")
+            for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness))}
 
 
 def _relative_paths_in_map(map_file: Path, build_dir: Path) -> None:
