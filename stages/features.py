@@ -8,8 +8,10 @@ from __future__ import annotations
 import pandas as pd
 
 from mcuforge import atomic
-from mcuforge.arrays import save_arrays
+from mcuforge.arrays import load_arrays, save_arrays
 from mcuforge.data.augment import augment_split, channel_groups
+from mcuforge.data.kws_augment import augment_audio_split
+from mcuforge.data.kws_balance import balance_split, class_mix, is_kws
 from mcuforge.errors import McuforgeError, stage_main
 from mcuforge.dsp.feature_blocks import block_feature_names, compute_block
 from mcuforge.data.normalization import fit_standardizer, standardize
@@ -35,8 +37,15 @@ def main() -> None:
         if len(per_split[split]["y"]) == 0:
             raise McuforgeError(f"no {window}-sample window fits in the {split} split: lower "
                                 f"features.window_ms={cfg['window_ms']}")
-    groups = channel_groups(dataset["channels"], dataset["vector_groups"])
-    per_split["train"] = augment_split(per_split["train"], groups, params["augment"])
+    mix = None
+    if is_kws(dataset):   # keyword spotting: silence/unknown shares per split, audio augmentation
+        noise = load_arrays("data/noise.npz")
+        per_split = {split: balance_split(a, dataset, noise, split) for split, a in per_split.items()}
+        mix = class_mix(per_split, dataset["labels"])
+        per_split["train"] = augment_audio_split(per_split["train"], noise, params["augment"], rate)
+    else:
+        groups = channel_groups(dataset["channels"], dataset["vector_groups"])
+        per_split["train"] = augment_split(per_split["train"], groups, params["augment"])
     for arrays in per_split.values():
         arrays["x"] = compute_block(arrays["windows"], cfg, rate)
 
@@ -60,6 +69,7 @@ def main() -> None:
         "augmented_train_windows": int(per_split["train"]["augmented"].sum()),
         "window_samples": window, "features": len(names),
         "input_shape": list(per_split["train"]["x"].shape[1:]),
+        **({"class_mix": mix} if mix else {}),
     })
     counts = ", ".join(f"{split} {len(a['y']):,}" for split, a in per_split.items())
     print(f"features ({cfg['block']}, {window}-sample windows, stride {stride}): {counts} windows "

@@ -23,3 +23,13 @@ def tool_env(**extra: str) -> dict[str, str]:
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_fsdd(tmp_path_factory) -> dict:
+    """A tiny FSDD slice (tests/kws_fixtures.py): {path, sha256, overrides} for `dataset=fsdd`."""
+    from kws_fixtures import tiny_fsdd as make
+
+    path, sha = make(tmp_path_factory.mktemp("tiny_fsdd"))
+    return {"path": path, "sha256": sha,
+            "overrides": ["dataset=fsdd", f"dataset.path={path}", f"dataset.sha256={sha}"]}

@@ -44,8 +44,11 @@ def augment_windows(windows: np.ndarray, groups: list[list[int]], cfg: dict) -> 
 
 def augment_split(arrays: dict[str, np.ndarray], groups: list[list[int]], cfg: dict) -> dict[str, np.ndarray]:
     """A windowed split plus its augmented copies; `augmented` marks which rows are copies."""
-    extra = augment_windows(arrays["windows"], groups, cfg)
-    copies = cfg["copies"]
+    return with_copies(arrays, augment_windows(arrays["windows"], groups, cfg), cfg["copies"])
+
+
+def with_copies(arrays: dict[str, np.ndarray], extra: np.ndarray, copies: int) -> dict[str, np.ndarray]:
+    """The split's windows followed by `copies` augmented copies (`extra`), labels repeated to match."""
     out = {"windows": np.concatenate([arrays["windows"], extra]),
            "augmented": np.repeat([False, True], [len(arrays["y"]), len(extra)])}
     for key in ("y", "recording", "subject"):

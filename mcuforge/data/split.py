@@ -79,6 +79,8 @@ def split_spec(params: dict) -> SplitSpec:
     labels = (params.get("dataset") or {}).get("labels")
     if not isinstance(labels, list) or not labels:
         raise McuforgeError(f"params.yaml: dataset.labels must list the classes, got {labels!r}")
+    if "keywords" in params["dataset"]:   # keyword spotting: silence is made per split after it
+        labels = [label for label in labels if label != "silence"]
     return SplitSpec({k: float(v) for k, v in fractions.items()}, section["group_by"], seed,
                      tuple(labels), float(tolerance), named_groups(section))
 

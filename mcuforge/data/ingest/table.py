@@ -9,7 +9,7 @@ sorted by recording, then time_s.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class DatasetSpec:
     channels: tuple[str, ...]
     labels: tuple[str, ...]
     rate_tolerance: float | None = None
+    # The whole section, for the keys only some sources read (audio: wav_spec.py).
+    section: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def dataset_spec(params: dict) -> DatasetSpec:
@@ -76,7 +78,8 @@ def dataset_spec(params: dict) -> DatasetSpec:
     return DatasetSpec(source=str(need("source")), path=str(need("path")),
                        sha256=None if sha is None else str(sha), sample_rate_hz=float(rate),
                        channels=channels, labels=labels,
-                       rate_tolerance=None if tolerance is None else float(tolerance))
+                       rate_tolerance=None if tolerance is None else float(tolerance),
+                       section=dict(section))
 
 
 def check_vector_groups(groups, channels: tuple[str, ...]) -> None:
