@@ -21,6 +21,7 @@ from mcuforge.arrays import load_arrays
 from mcuforge.codegen.emit_native import generate_native
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.verify import check_native, features_status
+from mcuforge.dsp.mfcc import variant_report
 from mcuforge.errors import stage_main
 from mcuforge.params import load_params, require
 from mcuforge.codegen.tflm_runtime import io_quantization, predict_classes
@@ -61,6 +62,7 @@ def main() -> None:
             windows=test["windows"], x=test["x"], normalization=normalization, features_cfg=params["features"],
             sample_rate_hz=params["dataset"]["sample_rate_hz"], input_quant=io_quantization(model)["input"],
             work_dir=tmp))
+    report.update(variant_report(test["windows"], params["features"], params["dataset"]["sample_rate_hz"]))
     atomic.write_json(REPORT, report)
     if report["checked_backend"] is None:
         print(f"verify: {report['c_check']}")

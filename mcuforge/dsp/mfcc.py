@@ -190,3 +190,24 @@ def plan_constants(plan: MfccPlan) -> dict:
         "filter_pos": plan.filter_pos.copy(), "filter_lengths": plan.filter_lengths.copy(),
         "filter_coefs": plan.filter_coefs.copy(), "dct_coefs": plan.dct_coefs.copy(),
     }
+
+
+def q15_error_vs_f32(windows: np.ndarray, cfg: dict, sample_rate_hz: float) -> dict:
+    """What variant q15 costs: its features against arm_mfcc_f32's on the same windows.
+    Errors per value: abs = |q15 - f32|, rel = abs / max(|f32|, 1)."""
+    q15 = mfcc_features_batch(windows, make_mfcc_plan({**cfg, "variant": "q15"}, sample_rate_hz))
+    f32 = mfcc_features_batch(windows, make_mfcc_plan({**cfg, "variant": "f32"}, sample_rate_hz))
+    err = np.abs(q15.astype(np.float64) - f32)
+    rel = err / np.maximum(np.abs(f32), 1.0)
+    empty = not err.size
+    return {"windows": len(windows),
+            **{key: None if empty else float(value) for key, value in (
+                ("max_abs_err", err.max(initial=0)), ("mean_abs_err", err.mean() if err.size else 0),
+                ("max_rel_err", rel.max(initial=0)), ("mean_rel_err", rel.mean() if rel.size else 0))}}
+
+
+def variant_report(windows: np.ndarray, cfg: dict, sample_rate_hz: float) -> dict:
+    """For reports/verify.json: {"mfcc_q15_vs_f32": ...} when the block is mfcc with variant q15."""
+    if cfg.get("block") != "mfcc" or cfg.get("variant") != "q15":
+        return {}
+    return {"mfcc_q15_vs_f32": q15_error_vs_f32(windows, cfg, sample_rate_hz)}
