@@ -178,10 +178,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
                        "streaming": streaming_figures(fold)}
+            print(f"fold {k} figures: {json.dumps(figures)}", flush=True)
         results.append(result)
         print(f"fold {k}: {json.dumps(result)}", flush=True)
-    summary = {**summarize(results, overrides, base), **figures}
-    atomic.write_json(args.out, summary)
+        summary = {**summarize(results, overrides, base), **figures}
+        atomic.write_json(args.out, summary)  # after every fold: an interrupted run keeps what it measured
     print(json.dumps({k: v for k, v in summary.items() if k not in ("per_fold", "streaming", "firmware")}, indent=2))
 
 
