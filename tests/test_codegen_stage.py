@@ -77,7 +77,9 @@ def test_native_codegen_report_and_files(native_run):
     rep = report(root, "codegen")
     assert rep["backend"] == "native" and rep["name"] == "model"
     assert rep["files"] == ["model.c", "model.h"] == sorted(generated_bytes(root))
-    assert 0 < rep["arena_lower_bound"] <= rep["arena_bytes"] <= 1.05 * rep["arena_lower_bound"]
+    assert 0 < rep["arena_bytes"] <= 1.05 * rep["arena_lower_bound"]
+    # below the liveness bound only through proven in-place steps (mcuforge.codegen.inplace)
+    assert rep["arena_bytes"] >= rep["arena_lower_bound"] or rep["arena_inplace_steps"] >= 1
     assert rep["weights_bytes"] > 0 and 55_000 < rep["macs"] < 65_000
     assert rep["ops"][-2:] == ["MEAN", "FULLY_CONNECTED"]
     assert rep["model_bytes"] == BENCH_MODEL.stat().st_size

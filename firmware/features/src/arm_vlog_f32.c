@@ -22,6 +22,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Only builds that compile CMSIS-DSP (features.block spectral / mfcc) have arm_math.h on their
+ * include path; every other build globs this file too (firmware/features/src/*.c) and gets an
+ * empty unit. */
+#if defined(__has_include)
+#if __has_include("arm_math.h")
+#define MF_HAVE_CMSIS_DSP 1
+#endif
+#endif
+
+#ifndef MF_HAVE_CMSIS_DSP
+typedef int mf_vlog_unused; /* ISO C wants at least one declaration */
+#else
 #include "arm_math.h"
 
 #define LN2_HI 0x1.62e4p-1f       /* ln 2 rounded to 15 significant bits */
@@ -82,3 +94,4 @@ ARM_DSP_ATTRIBUTE void arm_vlog_f32(const float32_t *pSrc, float32_t *pDst, uint
     for (i = 0; i < blockSize; ++i)
         pDst[i] = log_one(pSrc[i]);
 }
+#endif /* MF_HAVE_CMSIS_DSP */
