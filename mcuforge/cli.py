@@ -131,6 +131,14 @@ def bench_crossval(args: tuple[str, ...]) -> None:
     _run_benchmark("crossval", args)
 
 
+@bench.command("kws", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@stage_main
+def bench_kws(args: tuple[str, ...]) -> None:
+    """Keyword spotting: speaker-held-out folds, MLP baseline, QEMU firmware, streaming (--help)."""
+    _run_benchmark("kws", args)
+
+
 @cli.command("docs-tables")
 @click.option("--check", is_flag=True, help="change nothing; exit 2 naming every table that disagrees")
 @stage_main

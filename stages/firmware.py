@@ -69,7 +69,8 @@ def load_inputs() -> dict:
             "normalization": json.loads((FEATURES / "normalization.json").read_text(encoding="utf-8"))}
 
 
-def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None) -> tuple[dict, str]:
+def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None,
+                  traced_windows: int = TRACED_WINDOWS) -> tuple[dict, str]:
     """(the report's bare-metal part, a timing line: printed, kept out of the metrics)."""
     board, cfg = params["board"], require(params, "codegen", "params")
     backend = require(cfg, "backend", "codegen")
@@ -100,9 +101,10 @@ def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None) -> 
         built = time.monotonic()
         deploy = elf_sizes(images["deploy"])
         check_budget(board, deploy["flash"], deploy["ram"], None)  # fail before running when it cannot fit
-        run = firmware_image.run_windows(core, images["test"], windows, output_size)
+        block = params["features"]["block"]
+        run = firmware_image.run_windows(core, images["test"], windows, output_size, block=block)
         ran = time.monotonic()
-        counts = firmware_image.count_per_inference(core, images["test"], windows[:TRACED_WINDOWS])
+        counts = firmware_image.count_per_inference(core, images["test"], windows[:traced_windows], block=block)
         for name in (firmware_image.WINDOWS_FILE, firmware_image.LOGITS_FILE):
             (build / name).unlink(missing_ok=True)  # test data, not firmware
         check_budget(board, deploy["flash"], deploy["ram"], run["stack_bytes"])  # error: BUILD not kept
@@ -148,6 +150,8 @@ def summary_line(report: dict, core, timing: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-windows", type=int, default=None, help="tests only: first N test windows")
+    parser.add_argument("--traced-windows", type=int, default=TRACED_WINDOWS,
+                        help=f"windows whose instructions are counted exactly (default {TRACED_WINDOWS})")
     args = parser.parse_args()
     params = load_params()
     board = require(params, "board", "params")
@@ -169,7 +173,7 @@ def main() -> None:
         if board.get("qemu_machine") != core.machine:
             report["qemu_note"] = (f"board's QEMU twin {board.get('qemu_machine')}; the test image ran on "
                                    f"{core.machine} (same {cpu} core), the budget is the board's")
-        measured, timing = baremetal_run(params, core, inputs, args.max_windows)
+        measured, timing = baremetal_run(params, core, inputs, args.max_windows, args.traced_windows)
         report.update(measured)
     report["zephyr_build"], report["zephyr"] = zephyr_part(params, core, inputs)
     atomic.write_json(REPORT, report)

@@ -39,7 +39,7 @@ def test_help_lists_every_subcommand():
 
 @pytest.mark.parametrize("args", [["compose"], ["sweep"], ["best"], ["plots"], ["bench"], ["doctor"],
                                   ["zephyr"], ["docs-tables"], ["bench", "codegen"], ["bench", "crossval"],
-                                  ["bench", "targets"]])
+                                  ["bench", "targets"], ["bench", "kws"]])
 def test_every_subcommand_has_help(args):
     out = mcuforge(*args, "--help")
     assert out.returncode == 0, out.stderr

@@ -1,4 +1,6 @@
 /* Device harness for the firmware stage: raw float window -> mcuforge_features -> model invoke.
+ * With -DMF_WINDOW_PCM (audio, block mfcc) a window is MF_WINDOW_FLOATS int16 PCM samples instead,
+ * and the features come from mcuforge_features_pcm (the float window is pcm / 32768).
  *
  * Test image (default): reads MF_WINDOWS_PATH (a host file relative to QEMU's working folder,
  * semihosting SYS_READ, one window of MF_WINDOW_FLOATS float32 per call) until end of file; for
@@ -30,7 +32,13 @@
 #error "define MF_WINDOW_FLOATS (window length x channels)"
 #endif
 
+#ifdef MF_WINDOW_PCM
+int16_t mf_window[MF_WINDOW_FLOATS];
+#define MF_FEATURES mcuforge_features_pcm
+#else
 float mf_window[MF_WINDOW_FLOATS];
+#define MF_FEATURES mcuforge_features
+#endif
 static int8_t mf_input[MF_XCAT(MF_XCAT(MCUFORGE_, MF_MODEL_UPPER), _INPUT_SIZE)];
 volatile int8_t mf_logits[MF_OUTPUT_SIZE];
 
@@ -39,7 +47,7 @@ static int infer(void)
 {
     int8_t output[MF_OUTPUT_SIZE];
     int i;
-    if (mcuforge_features(mf_window, mf_input) != MCUFORGE_FEATURES_OK)
+    if (MF_FEATURES(mf_window, mf_input) != MCUFORGE_FEATURES_OK)
         return 4;
     if (MF_INVOKE(mf_input, output) != 0)
         return 5;
@@ -81,7 +89,7 @@ static int32_t open_file(const char *path, uint32_t mode)
     block[0] = (uint32_t)(uintptr_t)path;
     block[1] = mode;
     block[2] = length(path);
-    return semihost_call(SYS_OPEN, block);
+    return semihost_op(SYS_OPEN, block);
 }
 
 /* SYS_READ / SYS_WRITE return the number of bytes NOT transferred. */
@@ -91,21 +99,7 @@ static int32_t transfer(uint32_t op, int32_t handle, const void *data, uint32_t 
     block[0] = (uint32_t)handle;
     block[1] = (uint32_t)(uintptr_t)data;
     block[2] = bytes;
-    return semihost_call(op, block);
-}
-
-static void write_count(const char *label, uint32_t value)
-{
-    char text[16];
-    char *p = text + sizeof text - 1;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    semihost_write(label);
-    semihost_write(p);
-    semihost_write("\n");
+    return semihost_op(op, block);
 }
 
 int main(void)
@@ -136,10 +130,10 @@ int main(void)
         }
         ++windows;
     }
-    semihost_call(SYS_CLOSE, &in);
-    semihost_call(SYS_CLOSE, &out);
-    write_count("windows: ", windows);
-    write_count("stack: ", mf_stack_used_bytes(stack));
+    semihost_op(SYS_CLOSE, &in);
+    semihost_op(SYS_CLOSE, &out);
+    semihost_write_count("windows: ", windows);
+    semihost_write_count("stack: ", mf_stack_used_bytes(stack));
     return status;
 }
 #endif

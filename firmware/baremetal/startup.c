@@ -21,6 +21,25 @@ void semihost_write(const char *text)
     semihost_call(SEMIHOST_SYS_WRITE0, text);
 }
 
+int32_t semihost_op(uint32_t op, const void *arg)
+{
+    return (int32_t)semihost_call(op, arg);
+}
+
+void semihost_write_count(const char *label, uint32_t value)
+{
+    char text[16];
+    char *p = text + sizeof text - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0u);
+    semihost_write(label);
+    semihost_write(p);
+    semihost_write("\n");
+}
+
 void semihost_exit(int code)
 {
     /* SYS_EXIT_EXTENDED: QEMU exits with `code` (plain SYS_EXIT on 32-bit targets only knows 0/1). */

@@ -8,7 +8,7 @@
 Two images from the same sources (firmware/baremetal/main.c):
 - `deploy`: one window buffer, no test data, no file I/O -- its text+data / data+bss are the
   flash / RAM reported and checked against the board budget;
-- `test`: reads raw float32 windows from a host file over semihosting (one SYS_READ per window)
+- `test`: reads raw float32 windows (int16 PCM for the audio block mfcc, see window_bytes) from a host file over semihosting (one SYS_READ per window)
   and writes the int8 logits back (SYS_WRITE); it also measures the peak stack. The file names
   are relative (windows.bin, logits.bin): QEMU runs in the image's folder, so the kept test.elf
   can be re-run there by hand.
@@ -43,6 +43,22 @@ FEATURES_DIR = ROOT / "firmware" / "features"
 TWIN_FLAGS = ("-ffp-contract=off",)
 LIBS = ("-lm", "-lc", "-lgcc")
 WINDOWS_FILE, LOGITS_FILE = "windows.bin", "logits.bin"
+PCM_BLOCKS = ("mfcc",)   # audio: the device keeps int16 PCM, the Python windows are pcm / 32768
+
+
+def window_bytes(windows: np.ndarray, block: str) -> bytes:
+    """The test image's input file: float32 windows, or for an audio block the int16 PCM whose
+    / 32768 they are (exact by construction, checked: a window that is not PCM is an error)."""
+    if block not in PCM_BLOCKS:
+        return np.ascontiguousarray(windows, np.float32).tobytes()
+    scaled = np.asarray(windows, np.float64) * 32768.0
+    pcm = np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
+    if not np.array_equal(pcm.astype(np.float64), scaled):
+        bad = int(np.flatnonzero((pcm.astype(np.float64) != scaled).reshape(len(windows), -1).any(axis=1))[0])
+        raise McuforgeError(f"test window {bad} is not int16 PCM / 32768 (features.block={block} runs the "
+                            "device on int16 PCM): rebuild data/ with the audio ingest, which rounds every "
+                            "sample to int16 PCM")
+    return pcm.tobytes()
 
 
 def require_tools(core: Core) -> None:
@@ -88,11 +104,11 @@ def _cmsis_objects(core: Core, build_dir: Path, block: str) -> tuple[list[Path],
     return objects, flags
 
 
-def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path, window_floats: int,
-                 block: str, build_dir: Path) -> dict[str, Path]:
-    """Compile once, link the `deploy` and the `test` ELF into build_dir."""
-    build_dir = Path(build_dir).resolve()
-    obj_dir = build_dir / "obj"
+def compile_objects(core: Core, generated_dir: Path, ident: str, features_dir: Path, block: str,
+                    build_dir: Path) -> tuple[list[Path], list[str]]:
+    """Objects of startup + runtime + generated model + feature twin (+ CMSIS-DSP), and the flags a
+    harness needs to include their headers."""
+    obj_dir = Path(build_dir).resolve() / "obj"
     obj_dir.mkdir(parents=True, exist_ok=True)
     includes = [f"-I{d}" for d in (baremetal.SUPPORT_DIR, RUNTIME_DIR / "include", Path(generated_dir),
                                    Path(features_dir), FEATURES_DIR / "include", FEATURES_DIR / "src")]
@@ -104,22 +120,35 @@ def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path
                Path(generated_dir) / f"{ident}.c", *sorted((FEATURES_DIR / "src").glob("*.c"))]
     for i, src in enumerate(sources):
         objects.append(_compile(core, src, obj_dir / f"{i}_{src.stem}.o", common))
-    harness = {"MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
+    return objects, common
+
+
+def link_harness(core: Core, objects: list[Path], flags: list[str], harness: Path, defines: dict,
+                 elf: Path) -> Path:
+    """Compile `harness` (firmware/baremetal/*.c) with `defines` and link it with `objects` into elf."""
+    elf = Path(elf).resolve()
+    dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
+    main_obj = _compile(core, harness, elf.parent / "obj" / f"{elf.stem}_{harness.stem}.o", [*flags, *dflags])
+    cmd = [core.gcc, *core.cpu_flags, *core.libc_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
+           f"-L{baremetal.SUPPORT_DIR}", f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}",
+           *LIBS, "-o", str(elf)]
+    result = baremetal._run(cmd, f"{core.name} link")
+    if result.returncode != 0:
+        raise McuforgeError(f"{core.name} link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
+    _relative_paths_in_map(elf.with_suffix(".map"), elf.parent)
+    return elf
+
+
+def build_images(core: Core, generated_dir: Path, ident: str, features_dir: Path, window_floats: int,
+                 block: str, build_dir: Path) -> dict[str, Path]:
+    """Compile once, link the `deploy` and the `test` ELF into build_dir."""
+    build_dir = Path(build_dir).resolve()
+    objects, common = compile_objects(core, generated_dir, ident, features_dir, block, build_dir)
+    pcm = {"MF_WINDOW_PCM": None} if block in PCM_BLOCKS else {}
+    harness = {**pcm, "MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(), "MF_WINDOW_FLOATS": str(window_floats),
                "MF_WINDOWS_PATH": f'"{WINDOWS_FILE}"', "MF_LOGITS_PATH": f'"{LOGITS_FILE}"'}
-    images = {}
-    for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness)):
-        dflags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
-        main_obj = _compile(core, HARNESS_DIR / "main.c", obj_dir / f"main_{kind}.o", [*common, *dflags])
-        elf = build_dir / f"{kind}.elf"
-        cmd = [core.gcc, *core.cpu_flags, *core.libc_flags, *map(str, objects), str(main_obj), *baremetal.LDFLAGS,
-               f"-L{baremetal.SUPPORT_DIR}", f"-T{core.linker_script}", f"-Wl,-Map={elf.with_suffix('.map')}",
-               *LIBS, "-o", str(elf)]
-        result = baremetal._run(cmd, f"{core.name} link")
-        if result.returncode != 0:
-            raise McuforgeError(f"{core.name} link of {elf.name} failed:\n{' '.join(cmd)}\n{result.stderr[-3000:]}")
-        _relative_paths_in_map(elf.with_suffix(".map"), build_dir)
-        images[kind] = elf
-    return images
+    return {kind: link_harness(core, objects, common, HARNESS_DIR / "main.c", defines, build_dir / f"{kind}.elf")
+            for kind, defines in (("deploy", {**harness, "MF_DEPLOY": None}), ("test", harness))}
 
 
 def _relative_paths_in_map(map_file: Path, build_dir: Path) -> None:
@@ -140,10 +169,11 @@ def _parse(stdout: str) -> dict[str, int]:
     return found
 
 
-def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, timeout: float = 900.0) -> dict:
+def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, timeout: float = 900.0,
+                block: str = "raw") -> dict:
     """All windows through the test image on core's QEMU machine: int8 logits (N, output_size), peak stack."""
     build_dir = Path(elf).parent
-    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    (build_dir / WINDOWS_FILE).write_bytes(window_bytes(windows, block))
     (build_dir / LOGITS_FILE).unlink(missing_ok=True)
     cmd = baremetal.qemu_command(core, elf)
     cut = cmd.index("-icount")
@@ -159,11 +189,12 @@ def run_windows(core: Core, elf: Path, windows: np.ndarray, output_size: int, ti
     return {"logits": logits, "stack_bytes": parsed["stack"]}
 
 
-def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: float = 600.0) -> list[int]:
+def count_per_inference(core: Core, elf: Path, windows: np.ndarray, timeout: float = 600.0,
+                        block: str = "raw") -> list[int]:
     """Exact executed instructions of each window's features + invoke (between the markers), from a
     single-step exec trace of the test image fed only `windows` (the same ELF, a smaller file)."""
     build_dir = Path(elf).parent
-    (build_dir / WINDOWS_FILE).write_bytes(np.ascontiguousarray(windows, np.float32).tobytes())
+    (build_dir / WINDOWS_FILE).write_bytes(window_bytes(windows, block))
     counts = baremetal.count_marker_pairs(core, elf, timeout=timeout, cwd=build_dir)["counts"]
     if len(counts) != len(windows):
         raise McuforgeError(f"{elf}: {len(counts)} marker pairs in the instruction trace for "

@@ -5,7 +5,7 @@ from mcuforge.errors import McuforgeError
 
 
 def build_model(keras, arch: dict, input_shape: tuple[int, ...], n_classes: int, name: str):
-    builders = {"cnn1d": _cnn1d, "dense": _dense}
+    builders = {"cnn1d": _cnn1d, "dense": _dense, "dscnn": _dscnn}
     if arch.get("arch") not in builders:
         raise McuforgeError(f"model.{name}.arch={arch.get('arch')!r} is unknown; choose one of "
                             f"{', '.join(builders)}")
@@ -45,3 +45,28 @@ def _dense(keras, arch: dict, inputs, name: str):
     if len(inputs.shape) != 2:
         return keras.layers.Flatten()(inputs)
     return inputs
+
+
+def _dscnn(keras, arch: dict, inputs, name: str):
+    """The MLPerf Tiny KWS DS-CNN over a frames × coefficients map: a strided Conv2D, then
+    depthwise-separable blocks (DepthwiseConv2D 3×3 + BN + ReLU, Conv2D 1×1 + BN + ReLU), then
+    global average pooling. BatchNormalization folds into the convolutions in the TFLite file."""
+    layers = keras.layers
+    if len(inputs.shape) not in (3, 4):
+        raise McuforgeError(f"model.{name}.arch=dscnn needs a frames × coefficients map as input "
+                            f"(got features of shape {tuple(inputs.shape[1:])}): use features=mfcc")
+    hidden = inputs if len(inputs.shape) == 4 else layers.Reshape((*inputs.shape[1:], 1))(inputs)
+    first = arch["first_conv"]
+    hidden = layers.Conv2D(first["filters"], tuple(first["kernel"]), strides=tuple(first["stride"]),
+                           padding="same", use_bias=False)(hidden)
+    hidden = layers.ReLU()(layers.BatchNormalization()(hidden))
+    if arch.get("dropout", 0) > 0:
+        hidden = layers.Dropout(arch["dropout"])(hidden)
+    for filters in arch["blocks"]:
+        hidden = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(hidden)
+        hidden = layers.ReLU()(layers.BatchNormalization()(hidden))
+        hidden = layers.Conv2D(filters, 1, use_bias=False)(hidden)
+        hidden = layers.ReLU()(layers.BatchNormalization()(hidden))
+    if arch.get("dropout", 0) > 0:
+        hidden = layers.Dropout(arch["dropout"])(hidden)
+    return layers.GlobalAveragePooling2D()(hidden)

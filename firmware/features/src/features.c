@@ -73,6 +73,18 @@ static int model_input_of(int status, int8_t *model_input)
     return MCUFORGE_FEATURES_OK;
 }
 
+/* quantize_input(standardize(x)) of `count` block features that start at feature index `first`: a
+ * streaming caller quantises each frame of coefficients as it arrives (first = frame * N_COEFFS). */
+int mcuforge_features_quantize(const float *features, int first, int count, int8_t *model_input)
+{
+    int i;
+    if (features == NULL || model_input == NULL || first < 0 || count < 0 || first + count > N_FEATURES)
+        return MCUFORGE_FEATURES_ERROR_ARGUMENT;
+    for (i = 0; i < count; ++i)
+        model_input[i] = quantize_input(standardize(features[i], first + i));
+    return MCUFORGE_FEATURES_OK;
+}
+
 /* quantize_input(standardize(compute_block(window))): the int8 model input of one window. */
 int mcuforge_features(const float *window, int8_t *model_input)
 {

@@ -30,6 +30,10 @@ int mcuforge_features(const float *window, int8_t *model_input);
  * mcuforge.dsp.feature_blocks.compute_block for one window (spectral_features for block spectral). */
 int mcuforge_features_float(const float *window, float *features);
 
+/* quantize_input(standardize(x)) of `count` block features starting at feature index `first`
+ * (any block; streaming callers quantise one frame of N_COEFFS as it arrives). */
+int mcuforge_features_quantize(const float *features, int first, int count, int8_t *model_input);
+
 /* Block mfcc only (mcuforge.dsp.mfcc; CMSIS-DSP arm_mfcc_f32 / arm_mfcc_q15), from int16 PCM so no
  * float copy of the clip is needed; the float window above is pcm / 32768.
  * mcuforge_features_pcm: WINDOW_LENGTH samples -> N_FEATURES int8 (= mcuforge_features).
