@@ -142,7 +142,8 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
 
     speakers = {s: r["int8_accuracy"] for r in results for s in r["test_subjects"]}
     features = json.loads((base.parent / "fold0/reports/features.json").read_text())
-    return {"folds": len(results), "overrides": overrides,
+    shown = [o.replace(str(ROOT), "<project>") for o in overrides]
+    return {"folds": len(results), "overrides": shown,
             "int8_accuracy_mean": stat("int8_accuracy", np.mean), "int8_accuracy_std": stat("int8_accuracy", np.std),
             "keyword_accuracy_mean": stat("keyword_accuracy", np.mean),
             "baseline_accuracy_mean": stat("baseline_accuracy", np.mean),
