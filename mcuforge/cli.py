@@ -44,20 +44,25 @@ def compose(overrides: tuple[str, ...]) -> None:
 
 
 @cli.command(context_settings=PASS_THROUGH, add_help_option=False)
+@click.option("--launcher", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: Hydra's launcher runs `dvc exp run --temp` here; ray: each job on a Ray cluster")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="with --launcher ray: the Ray head (`ray start --head` prints it); settings in conf/sweep/ray.yaml")
 @click.argument("hydra_args", nargs=-1, type=click.UNPROCESSED)
 @stage_main
-def sweep(hydra_args: tuple[str, ...]) -> None:
-    """A Hydra (multi)run over conf/, each job one DVC experiment (args go to Hydra).
+def sweep(launcher: str, address: str | None, hydra_args: tuple[str, ...]) -> None:
+    """A Hydra (multi)run over conf/, each job one DVC experiment (other args go to Hydra).
 
     Example: mcuforge sweep --multirun 'prune.keep=0.3,0.5' hydra/launcher=joblib
-    hydra.launcher.n_jobs=2. Ends with a table; exit 2 if any experiment failed.
+    hydra.launcher.n_jobs=2. On Ray: mcuforge sweep --launcher ray --address 10.0.0.1:6379
+    --multirun 'prune.keep=0.3,0.5'. Ends with a table; exit 2 if any experiment failed.
     """
     from mcuforge.experiments.sweep import run_sweep
 
     if set(hydra_args) & {"-h", "--help"}:
         click.echo(click.get_current_context().get_help())
         return
-    run_sweep(list(hydra_args))
+    run_sweep(list(hydra_args), launcher, address)
 
 
 @cli.command()
@@ -72,6 +77,25 @@ def best(board: str, max_latency_ms: float | None, all_commits: bool, apply_pick
     from mcuforge.experiments.best import pick_best
 
     pick_best(board, max_latency_ms, all_commits, apply_pick)
+
+
+@cli.command()
+@click.option("--board", required=True, help="a config in conf/board/: its budget bounds the search")
+@click.option("--trials", type=click.IntRange(min=0), default=None,
+              help="finished trials the study should have (a rerun runs only the missing ones; 0: the report)")
+@click.option("--space", default="default", show_default=True, help="conf/tune/<space>.yaml")
+@click.option("--study", default=None, help="study name (default: the board); experiments tune-<study>-<n>")
+@click.option("--launcher", default="local", show_default=True, type=click.Choice(["local", "ray"]))
+@click.option("--address", default=None, help="--launcher ray: the Ray head, e.g. 127.0.0.1:6379")
+@click.option("--apply", "apply_trial", default=None, metavar="TRIAL",
+              help="`dvc exp apply` a trial: its number, its experiment, or `best`")
+@stage_main
+def tune(board: str, trials: int | None, space: str, study: str | None, launcher: str, address: str | None,
+         apply_trial: str | None) -> None:
+    """Search conf/tune/SPACE for the Pareto front under BOARD's budget (Optuna; each trial a DVC experiment)."""
+    from mcuforge.experiments.tune import tune as run_tune
+
+    run_tune(board, trials, space, study, launcher, apply_trial, address=address)
 
 
 @cli.command()
@@ -137,6 +161,14 @@ def bench_crossval(args: tuple[str, ...]) -> None:
 def bench_kws(args: tuple[str, ...]) -> None:
     """Keyword spotting: speaker-held-out folds, MLP baseline, QEMU firmware, streaming (--help)."""
     _run_benchmark("kws", args)
+
+
+@bench.command("scaleout", context_settings=PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@stage_main
+def bench_scaleout(args: tuple[str, ...]) -> None:
+    """The same 8-job sweep on a 1- and a 2-worker local Ray cluster (--help: its options)."""
+    _run_benchmark("scaleout", args)
 
 
 @cli.command("docs-tables")

@@ -41,7 +41,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,ray]'
 
 # moto's S3 server (tests/test_remote.py) in its own venv: its botocore conflicts with dvc-s3's
 # aiobotocore pin. Skipped when .venv-moto/ already holds exactly scripts/moto-requirements.txt.

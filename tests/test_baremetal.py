@@ -3,6 +3,7 @@ the golden outputs (tflite_micro's, see tests/bench_models.py) for the documente
 x[i] = ((i*13+5) % 101) - 50."""
 from __future__ import annotations
 
+import re
 
 import pytest
 
@@ -60,3 +61,30 @@ def test_instruction_count_is_deterministic(core_name, tmp_path):
     hottest = {"cortex-m0plus": "mf_dot4_armv6m_loop"}.get(core_name, "mf_fully_connected_s8")  # by nm ranges
     assert max(first["per_function"], key=first["per_function"].get) == hottest
     assert baremetal.parse_harness_output(first["stdout"])["output"] == EXPECTED["dense"]
+
+
+# The specialised layers (conv_fast.h, pool_fast.h) on the real instruction sets: the portable
+# loops on the Cortex-M3 and the SXTB16/SMLAD loop on the Cortex-M4, against tflite_micro for
+# the documented input. Shapes: 2-D and 1-D convolutions with padding, stride 2, dilation 2
+# (gathered patches) and in-place patches; max / average pooling; MEAN.
+QEMU_OP_CASES = ("conv2d_same_relu", "conv2d_valid_stride2_relu6", "conv2d_dilation2", "conv1d_valid",
+                 "max_pool_same_stride2", "avg_pool_same_stride2", "mean_1d")
+
+
+@pytest.mark.parametrize("core_name", ["cortex-m3", "cortex-m4"])
+@pytest.mark.parametrize("case", QEMU_OP_CASES + ("fuzz-3", "fuzz-8"))
+def test_specialised_layers_equal_tflm_on_qemu(case, core_name, tmp_path):
+    from bench_models import documented_input
+    from mcuforge.codegen.tflm_reference import tflm_outputs
+    from test_kernels import fuzz_model, op_case_model
+
+    model = fuzz_model(int(case[5:])) if case.startswith("fuzz-") else op_case_model(case)
+    summary = generate_native(model, tmp_path / "gen", labels=[], name="model")
+    assert re.search(r"\bop\d+_run\(", (tmp_path / "gen" / "model.c").read_text()), "no layer was specialised"
+    core = baremetal.CORES[core_name]
+    elf = baremetal.build_model_image(core, tmp_path / "gen", summary["name"], tmp_path / "model.elf",
+                                      runtime_sources(), RUNTIME_DIR / "include")
+    run = baremetal.run_qemu(core, elf)
+    assert run.returncode == 0, run.stdout + run.stderr
+    expected = tflm_outputs(model, documented_input(summary["input_size"])[None])[0].tolist()
+    assert baremetal.parse_harness_output(run.stdout)["output"] == expected

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ("compose", "sweep", "best", "plots", "bench", "doctor", "zephyr", "docs-tables")
+SUBCOMMANDS = ("compose", "sweep", "tune", "best", "plots", "bench", "doctor", "zephyr", "docs-tables")
 
 
 def mcuforge(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -37,7 +37,7 @@ def test_help_lists_every_subcommand():
         assert name in listed, f"`mcuforge --help` does not list {name}"
 
 
-@pytest.mark.parametrize("args", [["compose"], ["sweep"], ["best"], ["plots"], ["bench"], ["doctor"],
+@pytest.mark.parametrize("args", [["compose"], ["sweep"], ["tune"], ["best"], ["plots"], ["bench"], ["doctor"],
                                   ["zephyr"], ["docs-tables"], ["bench", "codegen"], ["bench", "crossval"],
                                   ["bench", "targets"], ["bench", "kws"]])
 def test_every_subcommand_has_help(args):

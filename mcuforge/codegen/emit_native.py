@@ -22,7 +22,7 @@ from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.lowering import Step, lower_graph
 from mcuforge.codegen.memory_layout import MemoryLayout, build_layout
 from mcuforge.codegen.model_reader import Graph, read_model
-from mcuforge.codegen.sparse_weights import SPARSE_KERNELS, choose_weight_storage, const_bytes
+from mcuforge.codegen.sparse_weights import SPARSE_KERNELS, const_bytes
 
 ARENA_ALIGNMENT = 8
 
@@ -128,9 +128,18 @@ int {p}_invoke(const int8_t *input, int8_t *output);
             lines.append(f"static const {const.ctype} {base}_{const.suffix}[{max(len(const.values), 1)}] = {{")
             lines.append(_array_lines(const.values))
             lines.append("};")
+        if step.specialised:
+            return self.specialised_block(step, base, lines)
         fields = ",\n".join(f"    .{k} = {_c_initializer(v)}" for k, v in step.params.items())
         lines.append(f"static const {step.params_type} {base}_params = {{\n{fields}\n}};")
-        args = [f"&{base}_params"]
+        args = [f"&{base}_params", *self.operands(step, base)]
+        call = (f"    /* op {step.op_index}: {step.opcode} */\n"
+                f"    status = {step.kernel}({', '.join(args)});\n"
+                f"    if (status != MF_OK)\n        return status;\n")
+        return "\n".join(lines) + "\n", call
+
+    def operands(self, step: Step, base: str) -> list[str]:
+        args = []
         for kind, value in step.args:
             if kind == "tensor":
                 args.append(self.pointer(value))
@@ -138,10 +147,21 @@ int {p}_invoke(const int8_t *input, int8_t *output);
                 args.append(f"{base}_{value}")
             else:
                 args.append("NULL")
-        args.append(self.pointer(step.output))
-        call = (f"    /* op {step.op_index}: {step.opcode} */\n"
-                f"    status = {step.kernel}({', '.join(args)});\n"
-                f"    if (status != MF_OK)\n        return status;\n")
+        return args + [self.pointer(step.output)]
+
+    def specialised_block(self, step: Step, base: str, lines: list[str]) -> tuple[str, str]:
+        """A per-layer static function instantiating the always-inline kernel body with literals;
+        the tensors are its parameters (the output may be the caller's buffer)."""
+        tensors = [f"x{k}" for k, (kind, _) in enumerate(step.args) if kind == "tensor"]
+        operands = [f"x{k}" if kind == "tensor" else f"{base}_{value}" if kind == "const" else "NULL"
+                    for k, (kind, value) in enumerate(step.args)]
+        operands += ["y"] + (["mf_scratch"] if step.scratch_bytes else [])
+        operands += [f"/* {k} */ {_c_int(v)}" for k, v in step.params.items()]
+        signature = ", ".join([f"const int8_t *{t}" for t in tensors] + ["int8_t *y"])
+        lines.append(f"MF_LAYER void {base}_run({signature})\n{{\n    {step.kernel}(\n        "
+                     + ",\n        ".join(operands) + ");\n}")
+        pointers = [self.pointer(v) for kind, v in step.args if kind == "tensor"] + [self.pointer(step.output)]
+        call = f"    /* op {step.op_index}: {step.opcode} (specialised) */\n    {base}_run({', '.join(pointers)});\n"
         return "\n".join(lines) + "\n", call
 
     def layout_comment(self) -> str:
@@ -165,6 +185,9 @@ int {p}_invoke(const int8_t *input, int8_t *output);
             block, call = self.step_block(step)
             blocks.append(block)
             calls.append(call)
+        scratch = max((step.scratch_bytes for step in layout.steps), default=0)
+        scratch_decl = (f"/* Patch buffer of the specialised layers (the largest needs {scratch} bytes). */\n"
+                        f"static int8_t mf_scratch[{scratch}] MF_ARENA_ALIGN;\n") if scratch else ""
         labels = ",\n".join(f"    {c_string_literal(label)}" for label in self.labels)
         labels = (labels + ",\n") if labels else ""
         input_ptr = self.pointer(self.input.index)
@@ -180,16 +203,20 @@ int {p}_invoke(const int8_t *input, int8_t *output);
 #include <stdint.h>
 
 #include "mcuforge/kernels.h"
+#include "mcuforge/conv_fast.h"
+#include "mcuforge/pool_fast.h"
 #include "{self.ident}.h"
 
 #if defined(__GNUC__)
 #define MF_ARENA_ALIGN __attribute__((aligned({ARENA_ALIGNMENT})))
+#define MF_LAYER __attribute__((noinline, optimize("O2"))) static
 #else
 #define MF_ARENA_ALIGN
+#define MF_LAYER static
 #endif
 
 static int8_t arena[{m}_ARENA_BYTES] MF_ARENA_ALIGN;
-
+{scratch_decl}
 /* Arena layout (offset, bytes, live kernel steps, tensor); the output is the caller's buffer.
 {self.layout_comment()} */
 
@@ -245,7 +272,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
     output = graph.tensors[graph.outputs[0]]
     if labels and len(labels) != output.size:
         raise CodegenError(f"{len(labels)} labels given for a model with {output.size} outputs")
-    lowered = [choose_weight_storage(item) if isinstance(item, Step) else item for item in lower_graph(graph)]
+    lowered = lower_graph(graph)
     layout = build_layout(graph, lowered)
     ident = c_identifier(name)
     emitter = _Emitter(graph, layout, labels, ident, hashlib.sha256(bytes(tflite_bytes)).hexdigest())
@@ -264,6 +291,7 @@ def generate_native(tflite_bytes: bytes, out_dir: Path, labels: list[str], name:
         "arena_inplace_steps": len(layout.plan.inplace_used),
         "arena_timeline": timeline_rows(graph, layout),
         "weights_bytes": weights_bytes,
+        "scratch_bytes": max((s.scratch_bytes for s in layout.steps), default=0),
         "macs": sum(s.macs for s in layout.steps),
         "sparse_layers": sum(s.kernel in SPARSE_KERNELS.values() for s in layout.steps),
         "ops": [item.opcode for item in lowered],

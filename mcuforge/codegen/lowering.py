@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from mcuforge.codegen import quant_math as qm
+from mcuforge.codegen.conv_fast import specialise_conv
+from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
+from mcuforge.codegen.sparse_weights import choose_weight_storage
 from mcuforge.codegen.errors import CodegenError
 from mcuforge.codegen.model_reader import Graph
 from mcuforge.codegen.steps import (Alias, ConstArray, OpContext, Step, bias_operand, const_weights, ints,
@@ -71,7 +74,9 @@ def _conv_common(ctx: OpContext, depthwise: bool) -> Step:
 
 
 def lower_conv_2d(ctx: OpContext) -> Step:
-    return _conv_common(ctx, depthwise=False)
+    step = _conv_common(ctx, depthwise=False)
+    sparse = choose_weight_storage(step)   # magnitude-pruned filters: compressed when smaller
+    return sparse if sparse is not step else specialise_conv(step)
 
 
 def lower_depthwise_conv_2d(ctx: OpContext) -> Step:
@@ -109,14 +114,14 @@ def lower_fully_connected(ctx: OpContext) -> Step:
     params = dict(batches=batches, accum_depth=accum_depth, output_depth=out_depth,
                   input_offset=-inp.zero_point, weights_offset=weights_offset, output_offset=out.zero_point,
                   act_min=act_min, act_max=act_max, per_channel=int(per_channel))
-    return Step(
+    return choose_weight_storage(Step(
         op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_fully_connected_s8",
         params_type="mf_fc_params", params=params,
         args=(("tensor", inp.index), ("const", "weights"), bias_arg, ("const", "multiplier"), ("const", "shift")),
         consts=(ConstArray("weights", "int8_t", ints(data)),) + bias_consts + (
             ConstArray("multiplier", "int32_t", tuple(mult)), ConstArray("shift", "int32_t", tuple(shift))),
         output=out.index, macs=batches * out_depth * accum_depth,
-    )
+    ))
 
 
 def _pool(ctx: OpContext, kernel: str) -> Step:
@@ -144,11 +149,11 @@ def _pool(ctx: OpContext, kernel: str) -> Step:
 
 
 def lower_max_pool_2d(ctx: OpContext) -> Step:
-    return _pool(ctx, "mf_max_pool_s8")
+    return specialise_pool(_pool(ctx, "mf_max_pool_s8"))
 
 
 def lower_average_pool_2d(ctx: OpContext) -> Step:
-    return _pool(ctx, "mf_avg_pool_s8")
+    return specialise_pool(_pool(ctx, "mf_avg_pool_s8"))
 
 
 def lower_mean(ctx: OpContext) -> Step:
@@ -177,8 +182,9 @@ def lower_mean(ctx: OpContext) -> Step:
         raise ctx.error(out.name, f"mean rescale shift {shift}")
     params = dict(dims=dims, reduce=reduce, input_zp=inp.zero_point,
                   output_zp=out.zero_point, multiplier=mult, shift=shift)
-    return Step(op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_mean_s8", params_type="mf_mean_params",
-                params=params, args=(("tensor", inp.index),), consts=(), output=out.index, macs=0)
+    return specialise_mean(Step(op_index=ctx.op.index, opcode=ctx.op.opcode, kernel="mf_mean_s8",
+                                params_type="mf_mean_params", params=params, args=(("tensor", inp.index),),
+                                consts=(), output=out.index, macs=0))
 
 
 def lower_add(ctx: OpContext) -> Step:

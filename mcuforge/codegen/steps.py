@@ -23,7 +23,11 @@ class ConstArray:
 
 @dataclass(frozen=True)
 class Step:
-    """One kernel call: kernel(&params, args..., output)."""
+    """One kernel call: kernel(&params, args..., output).
+
+    specialised: the kernel is an always-inline body instantiated once per layer,
+    kernel(args..., output[, scratch], *params.values()) with every param a literal;
+    scratch_bytes: the shared scratch buffer it needs (0: none)."""
     op_index: int
     opcode: str
     kernel: str
@@ -33,6 +37,8 @@ class Step:
     consts: tuple[ConstArray, ...]
     output: int
     macs: int
+    specialised: bool = False
+    scratch_bytes: int = 0
 
     @property
     def tensor_inputs(self) -> tuple[int, ...]:

@@ -1,6 +1,6 @@
 """Hydra sweeps as DVC experiments: every job of a Hydra (multi)run becomes one `dvc exp run`.
 
-    mcuforge sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.sparsity=0.5,0.8 \\
+    mcuforge sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.keep=0.3,0.5 \\
         hydra/launcher=joblib hydra.launcher.n_jobs=2
 
 A Hydra app on the project's conf/ (run from the project root), so overrides are checked against
@@ -12,10 +12,14 @@ touch the repository, and the shared cache + run-cache let stages that another j
 be restored instead of re-run.
 
 Names are reproducible: the job's overrides joined by "," (characters git refuses in ref names
-become "_"), e.g. `board=qemu_cortex_m3,prune.sparsity=0.5`; an existing experiment with that
+become "_"), e.g. `board=qemu_cortex_m3,prune.keep=0.5`; an existing experiment with that
 name makes the job fail (remove it with `dvc exp remove <name>` first). Hydra's own outputs and
 one dvc.log + experiment.json per job go to .dvc/tmp/sweeps/<time>/ (inside .dvc/tmp: ignored by
 git and DVC). Ends with a table of names, overrides, results and times; exit 2 if any failed.
+
+With `launcher="ray"` (`mcuforge sweep --launcher ray --address HOST:PORT`), Hydra only expands
+and checks the grid (PLAN records) and the jobs run on a Ray cluster through ray_jobs.run_on_ray,
+which pulls each finished experiment back here. One sweep at a time per repository (sweep_lock).
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ from mcuforge.errors import McuforgeError
 
 SWEEPS_DIR = Path(".dvc/tmp/sweeps")
 RECORD = "experiment.json"
+PLAN = "job.json"
+LAUNCHERS = ("local", "ray")
 _NOT_IN_REF = re.compile(r"[^A-Za-z0-9._=,+-]")
 
 
@@ -64,9 +70,37 @@ def run_experiment(_cfg) -> dict:
     return record
 
 
-def collect(sweep_dir: Path) -> list[dict]:
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sweep_dir.rglob(RECORD)]
+def plan_job(_cfg) -> None:
+    """Hydra task function of a Ray sweep: record the job (its overrides, checked by Hydra), run nothing."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    atomic.write_json(Path(hydra_cfg.runtime.output_dir) / PLAN, {
+        "job": int(hydra_cfg.job.get("num") or 0), "name": experiment_name(overrides), "overrides": overrides})
+
+
+def collect(sweep_dir: Path, record: str = RECORD) -> list[dict]:
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sweep_dir.rglob(record)]
     return sorted(records, key=lambda r: r["job"])
+
+
+def run_planned_on_ray(root: Path, sweep_dir: Path, address: str) -> None:
+    """The planned jobs on Ray; one RECORD per job as a local sweep writes them."""
+    from mcuforge.experiments.ray_jobs import RayJob, run_on_ray
+
+    plans = collect(sweep_dir, PLAN)
+    jobs = [RayJob(p["name"], p["overrides"]) for p in plans]
+
+    def report(result) -> None:
+        print(f"[{'ok' if result.ok else 'FAILED'}] {result.name} ({result.seconds} s on "
+              f"{result.node or '?'}){'' if result.ok else ': ' + result.error}", flush=True)
+
+    results = run_on_ray(root, jobs, address, log_dir=sweep_dir / "ray", on_result=report)
+    for plan, result in zip(plans, results):
+        atomic.write_json(sweep_dir / str(plan["job"]) / RECORD, {
+            **plan, "returncode": result.returncode if result.ok else (result.returncode or 1),
+            "seconds": result.seconds, "log": result.log, "node": result.node, "error": result.error})
 
 
 def summary(records: list[dict]) -> str:
@@ -87,18 +121,29 @@ def hydra_argv(argv: list[str], sweep_dir: Path) -> list[str]:
     return [*argv, f"hydra.run.dir='{sweep_dir}'", f"hydra.sweep.dir='{sweep_dir}'", "hydra.job.chdir=false"]
 
 
-def run_sweep(hydra_args: list[str]) -> None:
+def run_sweep(hydra_args: list[str], launcher: str = "local", address: str | None = None) -> None:
     """Run the Hydra (multi)run given by hydra_args (as on Hydra's command line), one DVC experiment per job."""
     import hydra
 
+    from mcuforge.experiments.sweep_lock import sweep_lock
+
+    if launcher not in LAUNCHERS or (launcher == "ray") != bool(address):
+        raise McuforgeError(f"--launcher {launcher} --address {address}: use --launcher local (no address) "
+                            "or --launcher ray --address <ray head host:port>")
     root = Path.cwd()
     for required in ("conf/config.yaml", "dvc.yaml"):
         if not (root / required).exists():
             raise McuforgeError(f"{root / required} not found: run `mcuforge sweep` from the project root")
     sweep_dir = root / SWEEPS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     sys.argv = ["mcuforge sweep", *hydra_argv(list(hydra_args), sweep_dir)]
-    app = hydra.main(config_path=str(root / "conf"), config_name="config", version_base="1.3")(run_experiment)
-    app()
+    task = run_experiment if launcher == "local" else plan_job
+    app = hydra.main(config_path=str(root / "conf"), config_name="config", version_base="1.3")(task)
+    if launcher == "ray":
+        app()
+        run_planned_on_ray(root, sweep_dir, address)   # holds the sweep lock itself
+    else:
+        with sweep_lock(root):
+            app()
     records = collect(sweep_dir)
     if not records:
         raise McuforgeError(f"no experiment ran (Hydra outputs in {sweep_dir})")

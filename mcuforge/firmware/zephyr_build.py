@@ -89,20 +89,26 @@ def west_build(zephyr_board: str, build_dir: Path, inputs_dir: Path, generated_d
     return elf
 
 
+def read_until_result(proc: subprocess.Popen, timeout: float) -> bytes:
+    """proc's stdout until the result line, end of output (everything exited) or the timeout."""
+    output, deadline = b"", time.monotonic() + timeout
+    while not RESULT_LINE.search(output.decode(errors="replace")) and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 1.0)[0]:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            output += chunk
+    return output
+
+
 def run_on_qemu(build_dir: Path, env: dict, timeout: float) -> str:
     """`west build -d <build_dir> -t run` (Zephyr's QEMU invocation for qemu_* boards), stopped once
     the application prints its PASS/FAIL line -- Zephyr's QEMU never exits by itself."""
     cmd = [*west_command(), "build", "-d", str(Path(build_dir).resolve()), "-t", "run"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env, cwd=ROOT, start_new_session=True)
-    output, deadline = b"", time.monotonic() + timeout
-    try:  # until the result line, end of output (everything exited) or the deadline
-        while not RESULT_LINE.search(output.decode(errors="replace")) and time.monotonic() < deadline:
-            if select.select([proc.stdout], [], [], 1.0)[0]:
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                output += chunk
+    try:
+        output = read_until_result(proc, timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole group: west, ninja and qemu

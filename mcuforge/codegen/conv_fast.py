@@ -1,0 +1,66 @@
+"""The specialised CONV_2D (firmware/runtime/include/mcuforge/conv_fast.h): from the portable
+kernel's Step to one whose constants are baked into a per-layer instantiation.
+
+The input offset moves into the bias here: bias_folded[oc] = bias[oc] + input_offset *
+sum_k w[oc][k], wrapped to int32 like the C accumulator, and padded taps read the input zero
+point (they add w * 0, as TFLM's skipped taps do). The filter keeps its [oc][kh][kw][ic] bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from mcuforge.codegen.steps import ConstArray, Step
+
+KERNEL = "mf_conv_fast_s8"
+MAX_SCRATCH = 4096  # larger patches stay on the portable kernel (its working set is the input)
+
+
+def wrap_int32(values: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in ((values.astype(np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)))
+
+
+def fold_bias(bias: tuple[int, ...] | None, weights: tuple[int, ...], out_c: int, input_offset: int) -> tuple[int, ...]:
+    """bias[oc] + input_offset * sum of filter oc's weights, modulo 2^32 (the C int32 sum)."""
+    w = np.asarray(weights, dtype=np.int64).reshape(out_c, -1)
+    b = np.zeros(out_c, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
+    return wrap_int32(b + input_offset * w.sum(axis=1))
+
+
+def geometry(p: dict) -> dict:
+    """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order."""
+    i, f, o = p["input"], p["filter"], p["output"]
+    n = f["h"] * f["w"] * i["c"]
+    rows_adjacent = f["h"] == 1 or p["dilation_h"] * i["w"] == f["w"]
+    contiguous = int(rows_adjacent and (f["w"] == 1 or p["dilation_w"] == 1))
+    if contiguous:
+        pdist = p["stride_w"] * i["c"] if o["w"] > 1 else p["stride_h"] * i["w"] * i["c"]
+    else:
+        pdist = n
+    return dict(in_h=i["h"], in_w=i["w"], c=i["c"], fh=f["h"], fw=f["w"], out_h=o["h"], out_w=o["w"],
+                out_c=o["c"], sh=p["stride_h"], sw=p["stride_w"], dh=p["dilation_h"], dw=p["dilation_w"],
+                pad_h=p["pad_h"], pad_w=p["pad_w"], input_zp=-p["input_offset"], contiguous=contiguous,
+                pdist=pdist, output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"])
+
+
+def specialise_conv(step: Step) -> Step:
+    """The portable CONV_2D step as a specialised one, or the step unchanged when it does not apply
+    (batch > 1, or a patch pair larger than MAX_SCRATCH)."""
+    p = step.params
+    if p["input"]["n"] != 1:
+        return step
+    g = geometry(p)
+    n = g["fh"] * g["fw"] * g["c"]
+    scratch = max(g["pdist"], n) + n
+    scratch = (scratch + 3) & ~3  # whole words: the DSP loop loads 4 bytes at a time
+    if scratch > MAX_SCRATCH:
+        return step
+    consts = {c.suffix: c for c in step.consts}
+    bias = consts["bias"].values if "bias" in consts else None
+    folded = fold_bias(bias, consts["filter"].values, g["out_c"], p["input_offset"])
+    new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],
+                  consts["shift"])
+    args = (step.args[0], ("const", "filter"), ("const", "bias_folded"), ("const", "multiplier"), ("const", "shift"))
+    return replace(step, kernel=KERNEL, params_type="", params=g, args=args, consts=new_consts, specialised=True,
+                   scratch_bytes=scratch)

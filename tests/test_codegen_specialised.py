@@ -1,0 +1,76 @@
+"""The codegen side of the specialised layers (mcuforge.codegen.conv_fast / pool_fast): the
+input offset folded into the bias, the literal geometry, and the fall-backs to the portable
+kernels. Bit-exactness of the C bodies against tflite_micro is tests/test_kernels.py (host, both
+the portable and the emulated-DSP loops) and tests/test_baremetal.py (QEMU Cortex-M3 and M4)."""
+from __future__ import annotations
+
+import numpy as np
+
+from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, specialise_conv
+from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
+from mcuforge.codegen.steps import ConstArray, Step
+
+
+def _conv_step(ih=10, iw=1, c=3, kh=3, kw=1, oc=2, pad_h=1, n=1, bias=(5, -7), offset=128) -> Step:
+    rng = np.random.default_rng(ih * 100 + c)
+    weights = tuple(int(v) for v in rng.integers(-127, 128, size=oc * kh * kw * c))
+    consts = (ConstArray("filter", "int8_t", weights),)
+    args = (("tensor", 0), ("const", "filter"), ("null", None), ("const", "multiplier"), ("const", "shift"))
+    if bias is not None:
+        consts += (ConstArray("bias", "int32_t", bias),)
+        args = args[:2] + (("const", "bias"),) + args[3:]
+    consts += (ConstArray("multiplier", "int32_t", (1 << 30,) * oc), ConstArray("shift", "int32_t", (-3,) * oc))
+    params = dict(input=dict(n=n, h=ih, w=iw, c=c), filter=dict(n=oc, h=kh, w=kw, c=c),
+                  output=dict(n=n, h=ih, w=iw, c=oc), stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+                  pad_h=pad_h, pad_w=0, depth_multiplier=1, input_offset=offset, output_offset=-128,
+                  act_min=-128, act_max=127)
+    return Step(op_index=1, opcode="CONV_2D", kernel="mf_conv2d_s8", params_type="mf_conv_params", params=params,
+                args=args, consts=consts, output=1, macs=0)
+
+
+def test_fold_bias_is_the_int32_sum_with_the_offset():
+    weights = (1, -2, 3, 127, 127, 127)
+    assert fold_bias((10, -10), weights, 2, 128) == (10 + 128 * 2, -10 + 128 * 381)
+    assert fold_bias(None, weights, 2, -1) == (-2, -381)
+    # wraps like the C int32 accumulator
+    assert fold_bias(((1 << 31) - 1, 0), (1, 0, 0, 0, 0, 0), 2, 1) == (-(1 << 31), 0)
+
+
+def test_one_dimensional_conv_reads_patches_in_place():
+    step = specialise_conv(_conv_step())
+    assert step.specialised and step.kernel == "mf_conv_fast_s8"
+    g = step.params
+    assert (g["contiguous"], g["pdist"], g["input_zp"]) == (1, 3, -128)
+    assert step.scratch_bytes == 20  # max(pdist, n) + n = 18, rounded up to whole words
+    consts = {c.suffix: c.values for c in step.consts}
+    assert "bias" not in consts and consts["bias_folded"] == fold_bias((5, -7), consts["filter"], 2, 128)
+    assert [kind for kind, _ in step.args] == ["tensor", "const", "const", "const", "const"]
+
+
+def test_two_dimensional_conv_gathers_patches():
+    g = geometry(_conv_step(ih=6, iw=5, kw=3).params)
+    assert g["contiguous"] == 0 and g["pdist"] == 3 * 3 * 3
+
+
+def test_conv_without_bias_and_fallbacks():
+    assert specialise_conv(_conv_step(bias=None)).consts[1].values == fold_bias(None, _conv_step().consts[0].values,
+                                                                                2, 128)
+    assert not specialise_conv(_conv_step(n=2)).specialised  # batches stay on the portable kernel
+    big = _conv_step(ih=40, c=64, kh=33, oc=1, bias=(0,))
+    assert 2 * 33 * 64 > MAX_SCRATCH and specialise_conv(big) is big
+
+
+def test_pool_and_mean_literals():
+    pool = Step(op_index=2, opcode="MAX_POOL_2D", kernel="mf_max_pool_s8", params_type="mf_pool_params",
+                params=dict(input=dict(n=1, h=8, w=1, c=4), output=dict(n=1, h=4, w=1, c=4), filter_h=2, filter_w=1,
+                            stride_h=2, stride_w=1, pad_h=0, pad_w=0, act_min=-128, act_max=127),
+                args=(("tensor", 0),), consts=(), output=1, macs=0)
+    fast = specialise_pool(pool)
+    assert fast.specialised and fast.params["is_max"] == 1 and fast.params["fh"] == 2
+    mean = Step(op_index=3, opcode="MEAN", kernel="mf_mean_s8", params_type="mf_mean_params",
+                params=dict(dims=[1, 5, 6, 4], reduce=[0, 1, 1, 0], input_zp=3, output_zp=-1, multiplier=1 << 30,
+                            shift=-2), args=(("tensor", 0),), consts=(), output=1, macs=0)
+    assert specialise_mean(mean).params == dict(outer=1, mid=30, inner=4, input_zp=3, output_zp=-1,
+                                                multiplier=1 << 30, shift=-2)
+    split = Step(**{**mean.__dict__, "params": {**mean.params, "reduce": [0, 1, 0, 1]}})
+    assert specialise_mean(split) is split  # non-contiguous axes stay on the portable kernel
