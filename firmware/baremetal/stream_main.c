@@ -1,18 +1,10 @@
 /* Streaming keyword-spotting harness (features block mfcc): one MFCC frame per hop into a ring
- * buffer, the classifier every MF_STREAM_EVERY hops, smoothing, threshold detection.
+ * buffer, the classifier every MF_STREAM_EVERY hops, smoothing, threshold detection -- the loop is
+ * firmware/src/kws_stream.c (shared with the Zephyr microphone app); this file feeds it a file.
  * Python twin: mcuforge.firmware.streaming (stream_reference, detect).
  *
  * Reads int16 PCM from MF_STREAM_PATH (semihosting) HOP_LENGTH samples per hop until end of file.
- * Hop h holds frame h = samples [h * HOP, h * HOP + FRAME_LENGTH): its N_COEFFS coefficients
- * (mcuforge_mfcc_frame_pcm) are quantised to the model's int8 input at once
- * (mcuforge_features_quantize) into a ring of N_FRAMES rows. After hop h with h + 1 >= N_FRAMES and
- * (h + 1) % MF_STREAM_EVERY == 0 the ring, oldest row first, is the model input of the window of
- * frames h - N_FRAMES + 1 .. h. Its int8 logits enter a moving sum over the last MF_STREAM_SMOOTH
- * classifications (int32 per class: the smoothed log-posterior up to a constant); a detection of
- * class c fires when c = argmax (lowest index on ties) is a keyword (c >= MF_STREAM_FIRST_KEYWORD),
- * MF_STREAM_SMOOTH classifications exist, sum[c] - max over the others >= MF_STREAM_THRESHOLD (the
- * smoothed margin of log p(c) over the runner-up, in output quantisation steps x SMOOTH), and no
- * detection fired in the previous MF_STREAM_REFRACTORY classifications.
+ * Hop h holds frame h = samples [h * HOP, h * HOP + FRAME_LENGTH); what a hop does: kws_stream.h.
  * Writes per classification: int32 hop, MF_OUTPUT_SIZE int8 logits, int8 detection (-1 none).
  * Each hop (frame + any classification) runs between mf_marker_begin / mf_marker_end.
  * Prints "hops: N", "classifications: N", "stack: B"; exits 0, 3 (file), 4 (features), 5 (invoke). */
@@ -21,6 +13,7 @@
 
 #include "mcuforge/features.h"
 #include "mcuforge_features_config.h"
+#include "kws_stream.h"
 #include "semihost.h"
 #include "stack_watermark.h"
 
@@ -42,10 +35,9 @@
 #define SYS_READ 0x06
 
 static int16_t pcm[FRAME + HOP];         /* the current frame, then room for the next hop */
-static int8_t ring[N_FRAMES][N_COEFFS];  /* quantised coefficients of the last N_FRAMES frames */
-static int8_t model_input[N_FRAMES * N_COEFFS];
 static int8_t history[MF_STREAM_SMOOTH][MF_OUTPUT_SIZE];
 static int32_t sums[MF_OUTPUT_SIZE];
+static struct mf_kws_stream stream;
 
 __attribute__((noinline)) void mf_marker_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void mf_marker_end(void) { __asm__ volatile("" ::: "memory"); }
@@ -56,60 +48,29 @@ static int32_t file_call(uint32_t op, uint32_t a, uint32_t b, uint32_t c)
     return semihost_op(op, block);
 }
 
-/* The smoothing and detection step of one classification: the detected class or -1. */
-static int detect(const int8_t *logits, uint32_t classified, uint32_t *quiet)
+/* One hop (frame + any classification, in firmware/src/kws_stream.c). Returns 1 when a record was
+ * written to *record, 0 when not, or -(exit code). */
+static int hop_step(int8_t *record)
 {
-    const uint32_t slot = classified % MF_STREAM_SMOOTH;
-    int best = 0, c;
-    int32_t runner_up = INT32_MIN;
-    for (c = 0; c < MF_OUTPUT_SIZE; ++c) {
-        sums[c] += (int32_t)logits[c] - (classified >= MF_STREAM_SMOOTH ? history[slot][c] : 0);
-        history[slot][c] = logits[c];
-        if (sums[c] > sums[best])
-            best = c;
-    }
-    for (c = 0; c < MF_OUTPUT_SIZE; ++c)
-        if (c != best && sums[c] > runner_up)
-            runner_up = sums[c];
-    if (*quiet > 0)
-        --*quiet;
-    if (classified + 1 < MF_STREAM_SMOOTH || best < MF_STREAM_FIRST_KEYWORD || *quiet > 0 ||
-        sums[best] - runner_up < MF_STREAM_THRESHOLD)
-        return -1;
-    *quiet = MF_STREAM_REFRACTORY + 1;
-    return best;
-}
-
-/* One hop: the frame's coefficients into the ring; every EVERY hops the classifier and detect.
- * Returns 1 when a record was written to *record, 0 when not, or -(exit code). */
-static int hop_step(uint32_t hop, uint32_t *classified, uint32_t *quiet, int8_t *record)
-{
-    float coeffs[N_COEFFS];
-    int8_t logits[MF_OUTPUT_SIZE];
-    int f, c;
-    if (mcuforge_mfcc_frame_pcm(pcm, coeffs) != MCUFORGE_FEATURES_OK ||
-        mcuforge_features_quantize(coeffs, 0, N_COEFFS, ring[hop % N_FRAMES]) != MCUFORGE_FEATURES_OK)
-        return -4;
-    if (hop + 1 < N_FRAMES || (hop + 1) % MF_STREAM_EVERY != 0)
-        return 0;
-    for (f = 0; f < N_FRAMES; ++f) /* oldest first: frame hop - N_FRAMES + 1 + f */
-        memcpy(model_input + f * N_COEFFS, ring[(hop + 1 + f) % N_FRAMES], N_COEFFS);
-    if (MF_INVOKE(model_input, logits) != 0)
-        return -5;
-    for (c = 0; c < MF_OUTPUT_SIZE; ++c)
-        record[4 + c] = logits[c];
-    record[4 + MF_OUTPUT_SIZE] = (int8_t)detect(logits, *classified, quiet);
-    ++*classified;
-    return 1;
+    int detected = -1;
+    int wrote = mf_kws_stream_hop(&stream, pcm, (int8_t *)record + 4, &detected);
+    if (wrote == 1)
+        record[4 + MF_OUTPUT_SIZE] = (int8_t)detected;
+    return wrote;
 }
 
 int main(void)
 {
-    uint32_t hop = 0, classified = 0, quiet = 0;
+    const struct mf_kws_config cfg = {MF_INVOKE, MF_OUTPUT_SIZE, MF_STREAM_EVERY, MF_STREAM_SMOOTH,
+                                      MF_STREAM_REFRACTORY, MF_STREAM_THRESHOLD, MF_STREAM_FIRST_KEYWORD,
+                                      &history[0][0], sums};
+    uint32_t hop = 0;
     int8_t record[4 + MF_OUTPUT_SIZE + 1];
     int status = 0;
     int32_t in, out;
     mf_stack_window_t stack = mf_stack_paint(16384);
+
+    mf_kws_stream_init(&stream, &cfg);
 
     in = file_call(SYS_OPEN, (uint32_t)(uintptr_t)MF_STREAM_PATH, 1, sizeof MF_STREAM_PATH - 1);
     out = file_call(SYS_OPEN, (uint32_t)(uintptr_t)MF_RECORDS_PATH, 5, sizeof MF_RECORDS_PATH - 1);
@@ -122,7 +83,7 @@ int main(void)
         int wrote;
         memmove(pcm, pcm + HOP, FRAME * sizeof pcm[0]);
         mf_marker_begin();
-        wrote = hop_step(hop, &classified, &quiet, record);
+        wrote = hop_step(record);
         mf_marker_end();
         if (wrote < 0) {
             status = -wrote;
@@ -140,7 +101,7 @@ int main(void)
     file_call(SYS_CLOSE, (uint32_t)in, 0, 0);
     file_call(SYS_CLOSE, (uint32_t)out, 0, 0);
     semihost_write_count("hops: ", hop);
-    semihost_write_count("classifications: ", classified);
+    semihost_write_count("classifications: ", stream.classified);
     semihost_write_count("stack: ", mf_stack_used_bytes(stack));
     return status;
 }

@@ -28,6 +28,7 @@ from mcuforge.firmware import baremetal, firmware_image
 from mcuforge.codegen.tflm_runtime import quantize_input, run_int8
 
 STREAM_FILE, RECORDS_FILE = "stream.bin", "records.bin"
+KWS_STREAM_C = firmware_image.ROOT / "firmware" / "src" / "kws_stream.c"
 FIRST_KEYWORD = 2   # class order [silence, unknown, keywords...]
 
 
@@ -46,6 +47,8 @@ def build_stream_image(core, generated_dir: Path, ident: str, features_dir: Path
                        build_dir: Path) -> Path:
     build_dir = Path(build_dir).resolve()
     objects, flags = firmware_image.compile_objects(core, generated_dir, ident, features_dir, "mfcc", build_dir)
+    flags = [*flags, f"-I{KWS_STREAM_C.parent}"]   # the loop: firmware/src/kws_stream.c (Zephyr app's too)
+    objects.append(firmware_image._compile(core, KWS_STREAM_C, build_dir / "obj" / "kws_stream.o", flags))
     harness = {**{k: str(v) for k, v in defines.items()}, "MF_MODEL": ident, "MF_MODEL_UPPER": ident.upper(),
                "MF_STREAM_PATH": f'"{STREAM_FILE}"', "MF_RECORDS_PATH": f'"{RECORDS_FILE}"'}
     return firmware_image.link_harness(core, objects, flags, firmware_image.HARNESS_DIR / "stream_main.c",

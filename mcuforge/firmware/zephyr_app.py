@@ -21,6 +21,7 @@ import numpy as np
 from mcuforge import atomic
 
 from mcuforge.firmware import firmware_image, zephyr_build, zephyr_inputs, zephyr_workspace
+from mcuforge.firmware.mic_config import STREAM_H, stream_config_header
 from mcuforge.firmware.sensor_units import SENSOR_H, sensor_config_header
 from mcuforge.firmware.baremetal import elf_sizes
 from mcuforge.firmware.budgets import check_budget
@@ -45,6 +46,7 @@ def write_app_inputs(params: dict, core, inputs: dict) -> tuple[int, int]:
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
                           quant["input"], out)
         (out / SENSOR_H).write_text(sensor_config_header(params["dataset"], params["features"]), encoding="utf-8")
+        (out / STREAM_H).write_text(stream_config_header(params, float(quant["output"]["scale"])), encoding="utf-8")
         block = params["features"]["block"]
         zephyr_inputs.write_app_inputs(
             out, model=c_identifier(str(require(cfg, "name", "codegen"))), backend=backend,
