@@ -25,11 +25,10 @@ def main() -> None:
 
     tf, keras = import_tf(params["seed"])
     from mcuforge.ml import training
-    from mcuforge.ml.channel_chain import chain
     from mcuforge.ml.losses import distillation_loss
     from mcuforge.ml.model_file import save_model
-    from mcuforge.ml.pruning_channels import prune_channels, summary
-    from mcuforge.ml.pruning_magnitude import kernel_sparsity, prune_magnitude
+    from mcuforge.ml.pruning_channels import prune_channels
+    from mcuforge.ml.pruning_magnitude import kernel_sparsity, magnitude_summary, prune_magnitude
 
     data = load_features()
     models = {role: training.load_trained(keras, params["model"][role], data, role, f"models/{role}.npz")
@@ -46,8 +45,7 @@ def main() -> None:
         pruned, arch, fields = prune_channels(tf, keras, models["student"], arch, train, val, cfg, loss, score)
     else:
         pruned, fields = prune_magnitude(tf, keras, models["student"], train, val, cfg, loss)
-        units = chain(keras, models["student"])
-        fields = {**summary(units, [range(u.width) for u in units[:-1]]), **fields}
+        fields = {**magnitude_summary(keras, models["student"]), **fields}
     save_model("models/pruned.npz", pruned, arch)
     report = {"method": cfg["method"], **fields, "sparsity": round(kernel_sparsity(keras, pruned), 6),
               "test_accuracy": score(pruned), "student_test_accuracy": student_accuracy}
