@@ -1,6 +1,6 @@
 """Compose conf/ into params.yaml exactly as `dvc exp run` does (DVC's own Hydra helper).
 
-    mcuforge compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.sparsity=0.8
+    mcuforge compose [hydra overrides...]     e.g.  board=qemu_cortex_m3 prune.keep=0.3
 
 Plain `dvc repro` reads only params.yaml, so run this after editing conf/ and commit the result.
 """

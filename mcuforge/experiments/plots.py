@@ -48,7 +48,7 @@ def experiment_revs() -> list[str]:
     names = dvc_stdout(["exp", "list", "--name-only"]).split()
     if not names:
         raise McuforgeError("no experiments based on HEAD: run some first, e.g. "
-                            "`dvc exp run -S prune.sparsity=0.8` (`dvc exp show` lists them)")
+                            "`dvc exp run -S prune.keep=0.3` (`dvc exp show` lists them)")
     return [head_name(), *names]
 
 

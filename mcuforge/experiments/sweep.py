@@ -1,6 +1,6 @@
 """Hydra sweeps as DVC experiments: every job of a Hydra (multi)run becomes one `dvc exp run`.
 
-    mcuforge sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.sparsity=0.5,0.8 \\
+    mcuforge sweep --multirun board=nrf52840dk,qemu_cortex_m3 prune.keep=0.3,0.5 \\
         hydra/launcher=joblib hydra.launcher.n_jobs=2
 
 A Hydra app on the project's conf/ (run from the project root), so overrides are checked against
@@ -12,7 +12,7 @@ touch the repository, and the shared cache + run-cache let stages that another j
 be restored instead of re-run.
 
 Names are reproducible: the job's overrides joined by "," (characters git refuses in ref names
-become "_"), e.g. `board=qemu_cortex_m3,prune.sparsity=0.5`; an existing experiment with that
+become "_"), e.g. `board=qemu_cortex_m3,prune.keep=0.5`; an existing experiment with that
 name makes the job fail (remove it with `dvc exp remove <name>` first). Hydra's own outputs and
 one dvc.log + experiment.json per job go to .dvc/tmp/sweeps/<time>/ (inside .dvc/tmp: ignored by
 git and DVC). Ends with a table of names, overrides, results and times; exit 2 if any failed.
