@@ -41,3 +41,25 @@ def test_summary_has_the_issue_fields_and_device_ratios_only_from_device_folds()
     assert summary["pruned_weights_ratio"] == 0.3 and summary["pruned_instructions_ratio"] == 0.6
     assert summary["device_folds"] == 1 and summary["folds"] == 2
     assert crossval.summarize([fold(0.8, False)], [])["pruned_weights_ratio"] is None
+
+
+def test_stage_stamp_follows_the_stage_params_and_deps_only(tmp_path):
+    """--reuse skips a stage only when its stamp is unchanged: another prune param or other
+    features change prune's stamp; a quantize param does not."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    (tmp_path / "data/features").mkdir(parents=True)
+    (tmp_path / "data/features/train.npz").write_bytes(b"a")
+
+    def stamp_with(section: str, key: str, value, features: bytes = b"a") -> str:
+        changed = {**params, section: {**params[section], key: value}}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(changed))
+        (tmp_path / "data/features/train.npz").write_bytes(features)
+        return crossval.stamp(tmp_path, "prune")
+
+    base = stamp_with("prune", "keep", params["prune"]["keep"])
+    assert stamp_with("quantize", "qat_epochs", 99) == base
+    assert stamp_with("prune", "keep", 0.123) != base
+    assert stamp_with("prune", "keep", params["prune"]["keep"], features=b"b") != base
