@@ -11,7 +11,11 @@ not pruning and with simply training the smaller model. On the first --device-fo
 firmware run for the pruned and the unpruned student: `pruned_weights_ratio` (codegen weights_bytes)
 and `pruned_instructions_ratio` (QEMU instructions per inference) are their means.
 
-    mcuforge bench crossval [--folds 5] [--max-folds N] [--device-folds 1] [--work DIR] [overrides...]
+    mcuforge bench crossval [--folds 5] [--max-folds N] [--device-folds 1] [--work DIR] [--reuse] [overrides...]
+
+With --work DIR --reuse, a stage whose dvc.yaml params and deps (code and the fold's inputs, by
+content) are unchanged since it last ran in DIR is not run again: trying another prune config
+re-runs only prune and what follows, not the teacher and the students.
 
 Writes reports/bench_crossval.json (folds, int8_accuracy_mean/std, teacher_accuracy_mean, …).
 Needs data/split.parquet (run `dvc repro split` first).
@@ -19,6 +23,7 @@ Needs data/split.parquet (run `dvc repro split` first).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -55,10 +60,45 @@ def fold_tables(table: pd.DataFrame, folds: int) -> list[pd.DataFrame]:
     return tables
 
 
-def run_stages(work: Path, stages: list[str]) -> None:
+def _hash_path(digest, path: Path) -> None:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+
+
+def stamp(work: Path, stage: str) -> str:
+    """What a stage's outputs in `work` depend on: its dvc.yaml params (values from work's
+    params.yaml) and the content of its deps (in `work` if there, else the project's code)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    values = {}
+    for key in spec.get("params", []):
+        value = params
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values[key] = value
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode())
+    for dep in spec.get("deps", []):
+        path = work / dep if (work / dep).exists() else ROOT / dep
+        if path.exists():
+            digest.update(dep.encode())
+            _hash_path(digest, path)
+    return digest.hexdigest()
+
+
+def run_stages(work: Path, stages: list[str], reuse: bool = False) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     for stage in stages:
+        done = work / ".crossval" / f"{stage}.stamp"
+        outputs_there = done.exists() and (work / f"reports/{stage}.json").exists()
+        if reuse and outputs_there and done.read_text() == stamp(work, stage):
+            print(f"{work.name}: {stage} unchanged, reused (--reuse)", flush=True)
+            continue
+        done.unlink(missing_ok=True)
         subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=work, env=env, check=True)
+        done.parent.mkdir(exist_ok=True)
+        done.write_text(stamp(work, stage))
 
 
 def report(work: Path, stage: str) -> dict:
@@ -88,24 +128,24 @@ def as_pruned(folder: Path) -> None:
                            params["model"]["student"])
 
 
-def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool) -> dict:
+def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool, reuse: bool = False) -> dict:
     (work / "data").mkdir(parents=True, exist_ok=True)
     table.to_parquet(work / "data/split.parquet")
     compose(work / "params.yaml", overrides, ROOT / "conf")
-    run_stages(work, STAGES)
+    run_stages(work, STAGES, reuse)
     reports = {s: report(work, s) for s in STAGES[1:]}
     unpruned = variant(work, "unpruned", None)
     (unpruned / "models/student.npz").write_bytes((work / "models/student.npz").read_bytes())
     as_pruned(unpruned)
-    run_stages(unpruned, ["quantize"])
+    run_stages(unpruned, ["quantize"], reuse)
     scratch = variant(work, "scratch", saved_arch(work / "models/pruned.npz"))
-    run_stages(scratch, ["distill"])
+    run_stages(scratch, ["distill"], reuse)
     as_pruned(scratch)
-    run_stages(scratch, ["quantize"])
+    run_stages(scratch, ["quantize"], reuse)
     ratios = {}
     if device:
-        run_stages(work, DEVICE_STAGES)
-        run_stages(unpruned, DEVICE_STAGES)
+        run_stages(work, DEVICE_STAGES, reuse)
+        run_stages(unpruned, DEVICE_STAGES, reuse)
         ratios = {"pruned_weights_ratio": report(work, "codegen")["weights_bytes"]
                   / report(unpruned, "codegen")["weights_bytes"],
                   "pruned_instructions_ratio": report(work, "firmware")["qemu"]["instructions_per_inference"]
@@ -152,6 +192,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--device-folds", type=int, default=1,
                         help="folds on which codegen + firmware measure the weights and instructions ratios")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: skip a stage whose params and deps are unchanged since it ran there")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_crossval.json")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
@@ -160,7 +202,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-crossval-"))
     results = []
     for k, fold_table in enumerate(fold_tables(table, args.folds)[:args.max_folds]):
-        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides, k < args.device_folds))
+        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides, k < args.device_folds,
+                                args.reuse))
         print(f"fold {k}: {json.dumps(results[-1])}", flush=True)
     summary = summarize(results, args.overrides)
     atomic.write_json(args.out, summary)

@@ -23,7 +23,7 @@ from mcuforge.ml.pruning_magnitude import kernel_sparsity, prune_magnitude  # no
 CNN = {"arch": "cnn1d", "conv": [{"filters": 6, "kernel": 3, "pool": 2}, {"filters": 8, "kernel": 3, "pool": 1}],
        "dense": [5], "dropout": 0.0}
 CFG = {"method": "channels", "target": "macs", "keep": 0.5, "floor": 0.25, "per_layer": None, "saliency": "l1",
-       "epochs": 2, "batch_size": 16, "lr": 0.01, "patience": None}
+       "epochs": 2, "batch_size": 16, "lr": 0.01, "patience": None, "rounds": 1}
 SHAPE, CLASSES = (16, 3), 3
 
 
@@ -114,7 +114,8 @@ def test_mac_target_and_floors_are_honoured():
 @pytest.mark.parametrize("change, field", [
     ({"saliency": "l3"}, "prune.saliency='l3'"), ({"target": "flops"}, "prune.target='flops'"),
     ({"keep": 1.5}, "prune.keep=1.5"), ({"keep": 0}, "prune.keep=0"), ({"floor": -0.1}, "prune.floor=-0.1"),
-    ({"per_layer": [0.5, 2]}, r"prune.per_layer\[1\]=2"), ({"epochs": 0}, "prune.epochs=0")])
+    ({"per_layer": [0.5, 2]}, r"prune.per_layer\[1\]=2"), ({"epochs": 0}, "prune.epochs=0"),
+    ({"rounds": 0}, "prune.rounds=0")])
 def test_bad_config_is_rejected_naming_the_field(change, field):
     with pytest.raises(McuforgeError, match=field):
         validate({**CFG, **change})
@@ -138,6 +139,28 @@ def fine_tuned_bytes(path) -> bytes:
     assert report["macs_after"] <= 0.5 * report["macs_before"]
     assert sum(c["after"] for c in report["channels"].values()) < sum(c["before"] for c in report["channels"].values())
     return path.read_bytes()
+
+
+@pytest.mark.parametrize("per_layer", [None, [0.5, 0.5, 0.4]])
+def test_iterative_rounds_cut_in_steps_to_the_same_target(per_layer):
+    """prune.rounds=2: the first round keeps about sqrt(keep), the second reaches keep; floors and
+    per_layer fractions stay fractions of the original widths."""
+    model, x = model_of(CNN), x_of(48)
+    targets = pack_targets(np.arange(48) % CLASSES, model.predict(x, verbose=0), CLASSES)
+    cfg = {**CFG, "keep": 0.36, "floor": 0.34, "rounds": 2, "per_layer": per_layer}
+    small, arch, report = prune_channels(tf, keras, model, CNN, (x, targets), (x, targets), cfg,
+                                         distillation_loss(tf, 2.0, 0.5), lambda m: 0.5)
+    first, second = (r["macs_ratio"] for r in report["rounds"])
+    widths = [c["after"] for c in report["channels"].values()]
+    assert [b["filters"] for b in arch["conv"]] + arch["dense"] == widths
+    if per_layer is None:
+        assert 0.36 < first <= 0.6 and second <= 0.36
+        assert report["macs_after"] <= 0.36 * report["macs_before"]
+        assert all(w >= np.ceil(0.34 * c["before"]) for w, c in zip(widths, report["channels"].values()))
+    else:
+        assert widths == [3, 4, 2] and first > second
+    assert second == report["macs_ratio"]
+    assert report["rounds"][0]["test_accuracy_before_finetune"] == report["test_accuracy_before_finetune"] == 0.5
 
 
 def test_same_seed_same_pruned_npz(tmp_path):

@@ -138,7 +138,7 @@ def pick_best(board_name: str, max_latency_ms: float | None = None, all_commits:
     chosen = ranking.best(ranked)
     if chosen is None:
         raise McuforgeError(f"no experiment fits board {board_name} ({len(ranked)} compared): raise "
-                            f"prune.sparsity, choose a smaller model.student, relax --max-latency-ms or another board")
+                            f"prune.keep (prune=channels), choose a smaller model.student, relax --max-latency-ms or another board")
     print(f"best: {chosen.candidate.name}")
     if apply_pick:
         print(apply(entries[chosen.candidate.name], cwd))

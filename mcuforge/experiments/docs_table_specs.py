@@ -143,20 +143,32 @@ def results_where(r: Reports) -> str:
     return table(("question", "file: key", "default run"), rows)
 
 
+def pruned_label(cv: dict) -> str:
+    """How the folds pruned: channels (MACs kept) or magnitude (kernel sparsity)."""
+    folds = cv.get("per_fold") or []
+    if all(fold.get("prune_method", "magnitude") == "channels" for fold in folds) and folds:
+        return f"pruned (channels, {cv['pruned_macs_ratio']:.2f} × the MACs)"
+    sparsities = sorted({round(fold["sparsity"], 2) for fold in folds if "sparsity" in fold})
+    return f"pruned (sparsity {', '.join(f'{s:.2f}' for s in sparsities)})"
+
+
 def crossval(r: Reports) -> str:
     """docs/benchmarks.md: mean ± std over the folds of `mcuforge bench crossval`."""
-    g = r.get
-    folds = r["bench_crossval"].get("per_fold") or []
-    sparsities = sorted({round(fold["sparsity"], 2) for fold in folds if "sparsity" in fold})
-    sparsity = ", ".join(f"{s:.2f}" for s in sparsities) or f"{r['params']['prune']['sparsity']:.2f}"
+    g, cv = r.get, r["bench_crossval"]
 
     def pm(key: str) -> str:
         return f"{acc(g('bench_crossval', key + '_mean'))} ± {acc(g('bench_crossval', key + '_std'))}"
 
     rows = [("teacher", pm("teacher_accuracy")), ("student, distilled", pm("student_accuracy")),
             ("student without the teacher", pm("student_no_teacher_accuracy")),
-            (f"pruned (sparsity {sparsity})", pm("pruned_accuracy")),
-            ("**int8 on `tflite_micro`**", f"**{pm('int8_accuracy')}**")]
+            (pruned_label(cv), pm("pruned_accuracy")),
+            ("**int8 on `tflite_micro`** (the pruned student)", f"**{pm('int8_accuracy')}**")]
+    if "unpruned_int8_accuracy_mean" in cv:
+        rows += [("int8, the student unpruned", pm("unpruned_int8_accuracy")),
+                 ("int8, a student of the pruned size distilled from scratch", pm("scratch_int8_accuracy"))]
+    if cv.get("pruned_weights_ratio") is not None:
+        rows.append((f"pruned ÷ unpruned on the device ({cv['device_folds']} fold(s)): weights, instructions",
+                     f"{cv['pruned_weights_ratio']:.2f} ×, {cv['pruned_instructions_ratio']:.2f} ×"))
     return table((f"test accuracy, mean ± std over {g('bench_crossval', 'folds')} folds", ""), rows)
 
 

@@ -6,6 +6,11 @@ compare) until the model's MACs (prune.target=macs) or parameters (params) are a
 of the original, never below prune.floor of a layer's channels. With prune.per_layer a list, layer
 i keeps that fraction of its channels. The smaller model is rebuilt from the arch (channel_surgery),
 the kept weights copied, then fine-tuned with the distillation loss.
+
+With prune.rounds R > 1 this happens R times (iterative pruning): round r keeps prune.keep^(r/R)
+of the original MACs (and per_layer fractions f^(r/R) of the original widths; floors always of the
+original widths), each round fine-tuned for prune.epochs, so every cut is small and the network
+recovers before the next one.
 """
 from __future__ import annotations
 
@@ -44,25 +49,28 @@ def validate(cfg: dict) -> None:
                                 "one per hidden layer (conv blocks, then dense layers)")
         for i, value in enumerate(per_layer):
             _fraction(f"per_layer[{i}]", value)
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "rounds"):
         if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool) or cfg[key] < 1:
             raise McuforgeError(f"prune.{key}={cfg.get(key)!r} must be a positive integer")
 
 
-def select(units: list[Unit], saliencies: list[np.ndarray], cfg: dict) -> list[np.ndarray]:
-    """The kept channel indices (ascending) of every hidden unit."""
+def select(units: list[Unit], saliencies: list[np.ndarray], cfg: dict,
+           original: list[int] | None = None) -> list[np.ndarray]:
+    """The kept channel indices (ascending) of every hidden unit. Fractions (keep, floor, per_layer)
+    are of the `original` hidden widths (default: the units' own widths, i.e. a first round)."""
     hidden = units[:-1]
+    widths = [u.width for u in hidden]
+    original = list(original or widths)
     if cfg.get("per_layer") is not None:
         if len(cfg["per_layer"]) != len(hidden):
             raise McuforgeError(f"prune.per_layer has {len(cfg['per_layer'])} fractions but the student has "
                                 f"{len(hidden)} hidden layers ({', '.join(u.name for u in hidden)})")
-        counts = [max(1, round(f * u.width)) for f, u in zip(cfg["per_layer"], hidden)]
+        counts = [min(w, max(1, round(f * o))) for f, o, w in zip(cfg["per_layer"], original, widths)]
         return [np.sort(np.argsort(-s, kind="stable")[:n]) for s, n in zip(saliencies, counts)]
-    floors = [max(1, math.ceil(cfg["floor"] * u.width)) for u in hidden]
-    widths = [u.width for u in hidden]
-    budget = cfg["keep"] * cost(units, widths, cfg["target"])
+    floors = [min(w, max(1, math.ceil(cfg["floor"] * o))) for o, w in zip(original, widths)]
+    budget = cfg["keep"] * cost(units, original, cfg["target"])
     if cost(units, floors, cfg["target"]) > budget:
-        smallest = cost(units, floors, cfg["target"]) / cost(units, widths, cfg["target"])
+        smallest = cost(units, floors, cfg["target"]) / cost(units, original, cfg["target"])
         raise McuforgeError(f"prune.keep={cfg['keep']} cannot be reached with prune.floor={cfg['floor']} "
                             f"(the floors alone keep {smallest:.3f} of the {cfg['target']}): lower "
                             "prune.floor or raise prune.keep")
@@ -77,10 +85,18 @@ def select(units: list[Unit], saliencies: list[np.ndarray], cfg: dict) -> list[n
     return [np.flatnonzero(a) for a in alive]
 
 
-def plan(keras, model, cfg: dict) -> tuple[list[Unit], list[np.ndarray]]:
+def plan(keras, model, cfg: dict, original: list[int] | None = None) -> tuple[list[Unit], list[np.ndarray]]:
     units = chain(keras, model)
     saliencies = [channel_saliency(model, u, cfg["saliency"]) for u in units[:-1]]
-    return units, select(units, saliencies, cfg)
+    return units, select(units, saliencies, cfg, original)
+
+
+def round_cfg(cfg: dict, r: int) -> dict:
+    """Round r (1-based) of prune.rounds: keep^(r/R) and per_layer fractions f^(r/R)."""
+    share = r / cfg["rounds"]
+    per_layer = cfg.get("per_layer")
+    return {**cfg, "keep": cfg["keep"] ** share,
+            "per_layer": None if per_layer is None else [f ** share for f in per_layer]}
 
 
 def rebuild(keras, model, arch: dict, units: list[Unit], keep: list[np.ndarray], name: str = "student"):
@@ -111,9 +127,17 @@ def prune_channels(tf, keras, student, arch: dict, train: tuple, val: tuple, cfg
     from mcuforge.ml import training
 
     validate(cfg)
-    units, keep = plan(keras, student, cfg)
-    small, small_arch = rebuild(keras, student, arch, units, keep)
-    before_finetune = score(small)
-    training.fit(tf, keras, small, train, val, cfg, loss, early_stopping=cfg.get("patience") is not None,
-                 label="prune")
-    return small, small_arch, {**summary(units, keep), "test_accuracy_before_finetune": before_finetune}
+    units, _ = plan(keras, student, cfg)   # the final target is reachable: checked before any training
+    original = [u.width for u in units[:-1]]
+    model, rounds = student, []
+    for r in range(1, cfg["rounds"] + 1):
+        step_units, keep = plan(keras, model, round_cfg(cfg, r), original)
+        model, arch = rebuild(keras, model, arch, step_units, keep)
+        before = score(model)
+        training.fit(tf, keras, model, train, val, cfg, loss, early_stopping=cfg.get("patience") is not None,
+                     label=f"prune round {r}/{cfg['rounds']}" if cfg["rounds"] > 1 else "prune")
+        rounds.append({"macs_ratio": round(cost(units, [len(k) for k in keep]) / cost(units, original), 6),
+                       "test_accuracy_before_finetune": before, "test_accuracy": score(model)})
+    return model, arch, {**summary(units, [range(w) for w in (u.width for u in chain(keras, model)[:-1])]),
+                         "test_accuracy_before_finetune": rounds[0]["test_accuracy_before_finetune"],
+                         "rounds": rounds}

@@ -1,0 +1,65 @@
+"""benchmarks/crossval.py's pure parts: subject-grouped folds and the summary's pruning fields."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "crossval.py"
+spec = importlib.util.spec_from_file_location("crossval_bench", SCRIPT)
+crossval = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(crossval)
+
+
+def test_folds_test_every_subject_once_and_never_share_a_subject_between_splits():
+    table = pd.DataFrame({"subject": [f"s{i:02d}" for i in range(10) for _ in range(3)], "split": "train"})
+    folds = crossval.fold_tables(table, 5)
+    tested = [s for f in folds for s in sorted(f.loc[f["split"] == "test", "subject"].unique())]
+    assert sorted(tested) == sorted(table["subject"].unique())
+    for k, fold in enumerate(folds):
+        per_subject = fold.groupby("subject")["split"].nunique()
+        assert (per_subject == 1).all()
+        nxt = folds[(k + 1) % 5]
+        assert set(fold.loc[fold["split"] == "val", "subject"]) == set(nxt.loc[nxt["split"] == "test", "subject"])
+
+
+def fold(acc: float, device: bool) -> dict:
+    row = {f"{key}_accuracy": acc for key in ("teacher", "student", "student_no_teacher", "pruned", "int8",
+                                              "unpruned_int8", "scratch_int8")}
+    row["pruned_macs_ratio"] = 0.4
+    if device:
+        row.update(pruned_weights_ratio=0.3, pruned_instructions_ratio=0.6)
+    return row
+
+
+def test_summary_has_the_issue_fields_and_device_ratios_only_from_device_folds():
+    summary = crossval.summarize([fold(0.8, True), fold(0.9, False)], ["prune.keep=0.4"])
+    assert summary["pruned_int8_accuracy_mean"] == summary["int8_accuracy_mean"] == pytest.approx(0.85)
+    assert summary["unpruned_int8_accuracy_mean"] == pytest.approx(0.85)
+    assert summary["pruned_weights_ratio"] == 0.3 and summary["pruned_instructions_ratio"] == 0.6
+    assert summary["device_folds"] == 1 and summary["folds"] == 2
+    assert crossval.summarize([fold(0.8, False)], [])["pruned_weights_ratio"] is None
+
+
+def test_stage_stamp_follows_the_stage_params_and_deps_only(tmp_path):
+    """--reuse skips a stage only when its stamp is unchanged: another prune param or other
+    features change prune's stamp; a quantize param does not."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    (tmp_path / "data/features").mkdir(parents=True)
+    (tmp_path / "data/features/train.npz").write_bytes(b"a")
+
+    def stamp_with(section: str, key: str, value, features: bytes = b"a") -> str:
+        changed = {**params, section: {**params[section], key: value}}
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(changed))
+        (tmp_path / "data/features/train.npz").write_bytes(features)
+        return crossval.stamp(tmp_path, "prune")
+
+    base = stamp_with("prune", "keep", params["prune"]["keep"])
+    assert stamp_with("quantize", "qat_epochs", 99) == base
+    assert stamp_with("prune", "keep", 0.123) != base
+    assert stamp_with("prune", "keep", params["prune"]["keep"], features=b"b") != base
