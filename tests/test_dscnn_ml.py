@@ -17,7 +17,7 @@ from mcuforge.codegen.tflm_runtime import predict_classes  # noqa: E402
 from mcuforge.ml import training  # noqa: E402
 from mcuforge.ml.architectures import build_model  # noqa: E402
 from mcuforge.ml.losses import distillation_loss, pack_targets  # noqa: E402
-from mcuforge.ml.pruning import kernel_sparsity, wrap_for_pruning  # noqa: E402
+from mcuforge.ml.pruning_magnitude import kernel_sparsity, wrap_for_pruning  # noqa: E402
 from mcuforge.ml.quantization import convert_int8, prune_preserving_qat_model  # noqa: E402
 
 SHAPE, CLASSES = (13, 10), 4
