@@ -28,8 +28,8 @@ def run_on_qemu(core_name: str, block: str, gen_dir: Path, harness: Path, work: 
                                         [*inc, *flags, *[f"-D{d}" for d in defines]])
                 for i, src in enumerate(ours)]
     elf = work / "features.elf"
-    subprocess.run(["arm-none-eabi-gcc", *core.cpu_flags, *map(str, objects), *baremetal.LDFLAGS,
-                    f"-T{core.linker_script}", *firmware_image.LIBS, "-o", str(elf)],
+    subprocess.run([core.gcc, *core.cpu_flags, *core.libc_flags, *map(str, objects), *baremetal.LDFLAGS,
+                    f"-L{baremetal.SUPPORT_DIR}", f"-T{core.linker_script}", *firmware_image.LIBS, "-o", str(elf)],
                    check=True, capture_output=True)
     run = baremetal.run_qemu(core, elf, timeout=600)
     lines = run.stdout.split()

@@ -97,7 +97,7 @@ def test_cortex_m4_board_runs_bit_exact(m4):
     assert rep["zephyr_build"] == "skipped: no Zephyr workspace (`mcuforge zephyr` says how to make one)" and rep["zephyr"] is None
     assert sorted(p.name for p in (root / "build/firmware_inputs").iterdir()) == [
         "mcuforge_features_config.h", "mcuforge_inputs.cmake", "mcuforge_sample_windows.c",
-        "mcuforge_sample_windows.h", "mcuforge_sensor_config.h"]
+        "mcuforge_sample_windows.h", "mcuforge_sensor_config.h", "mcuforge_stream_config.h"]
     assert (root / "build/baremetal/deploy.elf").is_file()
     assert not (root / "build/baremetal/windows.bin").exists()
 

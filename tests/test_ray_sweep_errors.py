@@ -36,7 +36,7 @@ def clone(origin, tmp_path) -> Path:
 def ray_sweep(repo: Path, address: str | None = None, *extra: str) -> subprocess.CompletedProcess:
     address = address or f"127.0.0.1:{free_port()}"   # nothing listens there
     return subprocess.run([sys.executable, "-m", "mcuforge.cli", "sweep", "--launcher", "ray", "--address",
-                           address, *extra, "prune.sparsity=0.5"], cwd=repo, env=dvc_env(),
+                           address, *extra, "prune.keep=0.5"], cwd=repo, env=dvc_env(),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -85,7 +85,7 @@ def test_no_dvc_remote_names_dvc_remote_add(clone):
 
 def test_address_without_ray_launcher_is_an_error(clone):
     proc = subprocess.run([sys.executable, "-m", "mcuforge.cli", "sweep", "--address", "127.0.0.1:1",
-                           "prune.sparsity=0.5"], cwd=clone, env=dvc_env(), capture_output=True, text=True)
+                           "prune.keep=0.5"], cwd=clone, env=dvc_env(), capture_output=True, text=True)
     assert "--launcher ray --address" in error_line(proc)
 
 
@@ -93,7 +93,7 @@ def test_address_without_ray_launcher_is_an_error(clone):
 def test_a_held_sweep_lock_makes_the_next_sweep_fail_fast(clone, launcher):
     with sweep_lock(clone):
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "mcuforge.cli", "sweep", *launcher, "prune.sparsity=0.5"],
+        proc = subprocess.run([sys.executable, "-m", "mcuforge.cli", "sweep", *launcher, "prune.keep=0.5"],
                               cwd=clone, env=dvc_env(), capture_output=True, text=True, timeout=120)
         assert time.monotonic() - started < 60
     line = error_line(proc)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 TRIALS = 4
 SPACE = {"sampler": "nsga2", "seed": 0, "population_size": 2, "params": {
     "student": {"bundles": {"default": [], "small": ["model.student.conv=[{filters:4,kernel:3,pool:2}]"]}},
-    "prune.sparsity": {"choice": [0.3, 0.8]}}}
+    "prune.keep": {"choice": [0.4, 0.8]}}}
 TIGHT_BOARD = {"name": "tiny_budget", "zephyr_board": "none", "cpu": "cortex-m4", "fpu": True,
                "clock_hz": 64000000, "flash_bytes": 4096, "ram_bytes": 2048, "reserve_flash_bytes": 0,
                "reserve_ram_bytes": 0, "qemu_machine": "mps2-an386"}
@@ -119,7 +119,7 @@ def test_every_trial_is_an_experiment_with_its_params_and_measures(tuned):
     assert len(report["rows"]) == TRIALS
     for row in report["rows"]:
         exp = shown[row["experiment"]]
-        assert exp.param("prune.sparsity") == row["params"]["prune.sparsity"]
+        assert exp.param("prune.keep") == row["params"]["prune.keep"]
         small = row["params"]["student"] == "small"
         assert (row["accuracy"], row["flash"]) == (exp.metric("firmware", "qemu.device_accuracy"),
                                                    exp.metric("firmware", "flash_bytes"))
@@ -171,7 +171,7 @@ def test_apply_puts_the_trials_params_in_the_workspace(tuned):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert f"applied trial {chosen['trial']} ({chosen['experiment']})" in proc.stdout
         params = yaml.safe_load((repo / "params.yaml").read_text())
-        assert params["prune"]["sparsity"] == chosen["params"]["prune.sparsity"]
+        assert params["prune"]["keep"] == chosen["params"]["prune.keep"]
         firmware = json.loads((repo / "reports/firmware.json").read_text())
         assert firmware["flash_bytes"] == chosen["flash"]
     finally:

@@ -12,11 +12,11 @@ from dvc_repo import copy_repo, dvc_env
 
 
 @pytest.mark.parametrize("space, message", [
-    ({"params": {"prune.sparsityy": {"choice": [0.5]}}}, "params.prune.sparsityy"),
-    ({"params": {"prune.sparsity": {"low": 0.8, "high": 0.4, "step": 0.1}}}, "params.prune.sparsity: low 0.8"),
+    ({"params": {"prune.keepp": {"choice": [0.5]}}}, "params.prune.keepp"),
+    ({"params": {"prune.keep": {"low": 0.8, "high": 0.4, "step": 0.1}}}, "params.prune.keep: low 0.8"),
     ({"params": {"pair": {"bundles": {"a": ["features=nope"]}}}}, "params.pair: features=nope does not compose"),
-    ({"params": {"prune.sparsity": {"choice": []}}}, "params.prune.sparsity.choice"),
-    ({"sampler": "grid", "params": {"prune.sparsity": {"choice": [0.5]}}}, "sampler = 'grid'"),
+    ({"params": {"prune.keep": {"choice": []}}}, "params.prune.keep.choice"),
+    ({"sampler": "grid", "params": {"prune.keep": {"choice": [0.5]}}}, "sampler = 'grid'"),
 ])
 def test_a_bad_space_is_rejected_naming_the_key_before_anything_runs(tmp_path, space, message):
     repo = copy_repo(tmp_path / "repo")
@@ -34,5 +34,5 @@ def test_the_shipped_space_loads_and_every_value_composes(project_root):
 
     space = load_space(project_root / "conf/tune/default.yaml", project_root / "conf")
     keys = [p.key for p in space.params]
-    assert "architecture" in keys and "prune.sparsity" in keys
+    assert "architecture" in keys and "prune.keep" in keys
     assert space.sampler in ("nsga2", "tpe")

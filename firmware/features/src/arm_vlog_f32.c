@@ -23,7 +23,7 @@
 #include <string.h>
 
 /* Only builds that compile CMSIS-DSP (features.block spectral / mfcc) have arm_math.h on their
- * include path; every other build globs this file too (firmware/features/src/*.c) and gets an
+ * include path; every other build globs this file too (all of firmware/features/src) and gets an
  * empty unit. */
 #if defined(__has_include)
 #if __has_include("arm_math.h")
