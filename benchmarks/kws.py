@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
-        result = run_fold(fold, fold_table, overrides)
+        result = run_fold(fold, fold_table, overrides, device=False)
         result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides))
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
