@@ -36,7 +36,8 @@ from benchmarks.crossval import fold_tables, run_fold  # noqa: E402
 from mcuforge import atomic  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
 
-DEFAULTS = ["dataset=fsdd", "features=mfcc", "model=dscnn", f"dataset.path={ROOT}/datasets/fsdd/fsdd.npz"]
+DEFAULTS = ["dataset=fsdd", "features=mfcc", "model=dscnn", "prune=magnitude",  # channels refuses a DS-CNN
+            f"dataset.path={ROOT}/datasets/fsdd/fsdd.npz"]
 BOARDS = {"cortex-m4": "nrf52840dk", "cortex-m3": "mps2_an385"}
 
 
