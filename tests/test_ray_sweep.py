@@ -140,7 +140,7 @@ def test_kill_9_of_a_worker_loses_only_its_job_and_needs_no_cleanup(repo, cluste
     os.kill(worker, signal.SIGKILL)
     code, out, err = finish(sweep)
     assert code == 2, out + err
-    assert re.search(r"^\[FAILED\] prune\.keep=0\.45 .*worker died", out, re.MULTILINE), out
+    assert re.search(r"\[FAILED\] prune\.keep=0\.45 .*worker died", out), out  # Ray's own stderr may precede it on the line
     assert "error: 1 of 2 experiments failed" in err, err
     assert_nothing_left(marker)
     found = rows(repo)
@@ -152,7 +152,7 @@ def test_kill_9_of_a_worker_loses_only_its_job_and_needs_no_cleanup(repo, cluste
     marker = uuid.uuid4().hex
     code, out, err = finish(start_sweep(repo, cluster, marker, "prune.keep=0.45"))
     assert code == 0, out + err
-    assert_arrived(rows(repo)["prune.keep=0.45"], 0.65)
+    assert_arrived(rows(repo)["prune.keep=0.45"], 0.45)
     assert list((repo.parent / "scratch").iterdir()) == []
     assert_nothing_left(marker)
 
