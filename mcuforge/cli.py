@@ -131,44 +131,26 @@ def _run_benchmark(name: str, args: tuple[str, ...]) -> None:
     module.main(list(args), prog=f"mcuforge bench {name}")
 
 
-@bench.command("codegen", context_settings=PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@stage_main
-def bench_codegen(args: tuple[str, ...]) -> None:
-    """Native codegen vs TFLite Micro on Cortex-M3/M4 under QEMU (--help: its options)."""
-    _run_benchmark("codegen", args)
+# benchmarks/<name>.py -> its one-line description; each driver parses its own options
+BENCHMARKS = {
+    "codegen": "Native codegen vs TFLite Micro on Cortex-M3/M4 under QEMU (--help: its options).",
+    "targets": "The model on every board's core under QEMU: exactness, sizes, instructions (--help: its options).",
+    "crossval": "Subject-grouped k-fold cross-validation of the chain through int8 (--help: its options).",
+    "scaleout": "The same 8-job sweep on a 1- and a 2-worker local Ray cluster (--help: its options).",
+    "kws": "Keyword spotting: speaker-held-out folds, MLP baseline, QEMU firmware, streaming (--help).",
+}
 
 
-@bench.command("targets", context_settings=PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@stage_main
-def bench_targets(args: tuple[str, ...]) -> None:
-    """The model on every board's core under QEMU: exactness, sizes, instructions (--help: its options)."""
-    _run_benchmark("targets", args)
+def _bench_command(name: str, description: str) -> None:
+    @bench.command(name, context_settings=PASS_THROUGH, add_help_option=False, help=description)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    @stage_main
+    def run(args: tuple[str, ...]) -> None:
+        _run_benchmark(name, args)
 
 
-@bench.command("crossval", context_settings=PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@stage_main
-def bench_crossval(args: tuple[str, ...]) -> None:
-    """Subject-grouped k-fold cross-validation of the chain through int8 (--help: its options)."""
-    _run_benchmark("crossval", args)
-
-
-@bench.command("scaleout", context_settings=PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@stage_main
-def bench_scaleout(args: tuple[str, ...]) -> None:
-    """The same 8-job sweep on a 1- and a 2-worker local Ray cluster (--help: its options)."""
-    _run_benchmark("scaleout", args)
-
-
-@bench.command("kws", context_settings=PASS_THROUGH, add_help_option=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@stage_main
-def bench_kws(args: tuple[str, ...]) -> None:
-    """Keyword spotting: speaker-held-out folds, MLP baseline, QEMU firmware, streaming (--help)."""
-    _run_benchmark("kws", args)
+for _name, _description in BENCHMARKS.items():
+    _bench_command(_name, _description)
 
 
 @cli.command("docs-tables")
