@@ -89,7 +89,7 @@ static int32_t open_file(const char *path, uint32_t mode)
     block[0] = (uint32_t)(uintptr_t)path;
     block[1] = mode;
     block[2] = length(path);
-    return semihost_op(SYS_OPEN, block);
+    return semihost_call(SYS_OPEN, block);
 }
 
 /* SYS_READ / SYS_WRITE return the number of bytes NOT transferred. */
@@ -99,7 +99,7 @@ static int32_t transfer(uint32_t op, int32_t handle, const void *data, uint32_t 
     block[0] = (uint32_t)handle;
     block[1] = (uint32_t)(uintptr_t)data;
     block[2] = bytes;
-    return semihost_op(op, block);
+    return semihost_call(op, block);
 }
 
 int main(void)
@@ -130,8 +130,8 @@ int main(void)
         }
         ++windows;
     }
-    semihost_op(SYS_CLOSE, &in);
-    semihost_op(SYS_CLOSE, &out);
+    semihost_call(SYS_CLOSE, &in);
+    semihost_call(SYS_CLOSE, &out);
     semihost_write_count("windows: ", windows);
     semihost_write_count("stack: ", mf_stack_used_bytes(stack));
     return status;

@@ -21,11 +21,6 @@ void semihost_write(const char *text)
     semihost_call(SEMIHOST_SYS_WRITE0, text);
 }
 
-int32_t semihost_op(uint32_t op, const void *arg)
-{
-    return (int32_t)semihost_call(op, arg);
-}
-
 void semihost_write_count(const char *label, uint32_t value)
 {
     char text[16];

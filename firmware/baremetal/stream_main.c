@@ -45,7 +45,7 @@ __attribute__((noinline)) void mf_marker_end(void) { __asm__ volatile("" ::: "me
 static int32_t file_call(uint32_t op, uint32_t a, uint32_t b, uint32_t c)
 {
     uint32_t block[3] = {a, b, c};
-    return semihost_op(op, block);
+    return semihost_call(op, block);
 }
 
 /* One hop (frame + any classification, in firmware/src/kws_stream.c). Returns 1 when a record was
