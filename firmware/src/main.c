@@ -21,40 +21,14 @@
 
 #include "mcuforge/features.h"
 #include "mcuforge_features_config.h"
+#include "model_binding.h"
 #include "window_source.h"
 
-#define MF_CAT(a, b) a##b
-#define MF_XCAT(a, b) MF_CAT(a, b)
-#define MF_STR(a) #a
-#define MF_XSTR(a) MF_STR(a)
-#include MF_XSTR(MF_MODEL.h)
-#define MF_MACRO(suffix) MF_XCAT(MF_XCAT(MCUFORGE_, MF_MODEL_UPPER), suffix)
-#define MF_INVOKE MF_XCAT(MF_XCAT(mcuforge_, MF_MODEL), _invoke)
-#define MF_LABELS MF_XCAT(MF_XCAT(mcuforge_, MF_MODEL), _labels)
-#define MF_INPUT_SIZE MF_MACRO(_INPUT_SIZE)
-#define MF_OUTPUT_SIZE MF_MACRO(_OUTPUT_SIZE)
-#define MF_NUM_LABELS MF_MACRO(_NUM_LABELS)
-
 #define MF_WINDOW_FLOATS (MCUFORGE_FEATURES_WINDOW_LENGTH * MCUFORGE_FEATURES_N_CHANNELS)
-
-BUILD_ASSERT(MCUFORGE_FEATURES_N_FEATURES == MF_INPUT_SIZE,
-	     "the feature twin's output size differs from the model's input size: re-run codegen");
 
 static float window[MF_WINDOW_FLOATS];
 static int8_t model_input[MF_INPUT_SIZE];
 static int8_t logits[MF_OUTPUT_SIZE];
-
-static int argmax(const int8_t *values, int count)
-{
-	int best = 0;
-
-	for (int i = 1; i < count; ++i) {
-		if (values[i] > values[best]) {
-			best = i;
-		}
-	}
-	return best;
-}
 
 static const char *label_name(int index)
 {
@@ -106,8 +80,8 @@ int main(void)
 		if (status != 0) {
 			break;
 		}
-		int predicted = argmax(logits, MF_OUTPUT_SIZE);
-		int python = expected.logits != NULL ? argmax(expected.logits, MF_OUTPUT_SIZE) : -1;
+		int predicted = mf_argmax(logits, MF_OUTPUT_SIZE);
+		int python = expected.logits != NULL ? mf_argmax(expected.logits, MF_OUTPUT_SIZE) : -1;
 		bool exact = expected.logits != NULL;
 
 		for (int i = 0; exact && i < MF_OUTPUT_SIZE; ++i) {

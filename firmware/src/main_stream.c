@@ -14,25 +14,13 @@
 #include "kws_stream.h"
 #include "mcuforge_features_config.h"
 #include "mcuforge_stream_config.h"
+#include "model_binding.h"
 #include "source_dmic.h"
-
-#define MF_CAT(a, b) a##b
-#define MF_XCAT(a, b) MF_CAT(a, b)
-#define MF_STR(a) #a
-#define MF_XSTR(a) MF_STR(a)
-#include MF_XSTR(MF_MODEL.h)
-#define MF_MACRO(suffix) MF_XCAT(MF_XCAT(MCUFORGE_, MF_MODEL_UPPER), suffix)
-#define MF_INVOKE MF_XCAT(MF_XCAT(mcuforge_, MF_MODEL), _invoke)
-#define MF_LABELS MF_XCAT(MF_XCAT(mcuforge_, MF_MODEL), _labels)
-#define MF_OUTPUT_SIZE MF_MACRO(_OUTPUT_SIZE)
-#define MF_NUM_LABELS MF_MACRO(_NUM_LABELS)
 
 #define FRAME MCUFORGE_FEATURES_FRAME_LENGTH
 #define HOP MCUFORGE_FEATURES_HOP_LENGTH
 #define MCUFORGE_STATUS_EVERY 50
 
-BUILD_ASSERT(MCUFORGE_FEATURES_N_FEATURES == MF_MACRO(_INPUT_SIZE),
-	     "the feature twin's output size differs from the model's input size: re-run codegen");
 BUILD_ASSERT(FRAME >= HOP, "a frame shorter than its hop");
 
 static int16_t pcm[FRAME + HOP]; /* the current frame, then the next hop */
@@ -40,18 +28,6 @@ static int8_t history[MF_STREAM_SMOOTH][MF_OUTPUT_SIZE];
 static int32_t sums[MF_OUTPUT_SIZE];
 static int8_t logits[MF_OUTPUT_SIZE];
 static struct mf_kws_stream stream;
-
-static int argmax(const int8_t *values, int count)
-{
-	int best = 0;
-
-	for (int i = 1; i < count; ++i) {
-		if (values[i] > values[best]) {
-			best = i;
-		}
-	}
-	return best;
-}
 
 int main(void)
 {
@@ -88,7 +64,7 @@ int main(void)
 			if (stream.classified % MCUFORGE_STATUS_EVERY == 0) {
 				printk("mcuforge: %u hops, %u classifications, %u detections, top %s, %u cycles\n",
 				       hops + 1, stream.classified, detections,
-				       MF_LABELS[argmax(logits, MF_OUTPUT_SIZE)], cycles);
+				       MF_LABELS[mf_argmax(logits, MF_OUTPUT_SIZE)], cycles);
 			}
 		}
 		++hops;
