@@ -95,7 +95,7 @@ def baremetal_run(params: dict, core, inputs: dict, max_windows: int | None,
                 raise McuforgeError(f"the bare-metal check compiles the model with the native backend, which "
                                     f"cannot lower it: {err}") from err
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
-                          quant["input"], build / "features")
+                          quant["input"], build / "features", firmware_image.input_table_bytes(params))
         images = firmware_image.build_images(core, generated, ident, build / "features",
                                              int(np.prod(windows.shape[1:])), params["features"]["block"], build)
         built = time.monotonic()

@@ -31,6 +31,8 @@ from mcuforge.dsp.spectral import make_spectral_plan, spectral_features_batch
 from mcuforge.errors import McuforgeError
 from mcuforge.data.normalization import fit_standardizer, standardize
 from mcuforge.codegen.tflm_runtime import quantize_input
+from mcuforge.codegen.input_table import (KEY_MINUS_INF, KEY_PLUS_INF, from_key, key, lookup, quantize_channel,
+                                          threshold_table)
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES_DIR = ROOT / "firmware" / "features"
@@ -103,10 +105,11 @@ def device_like_objects(tmp_path_factory) -> list[Path]:
                          (*DEVICE_LIKE_CMSIS_FLAGS, *cds.SECTION_FLAGS, f"-I{stand_in}"))
 
 
-def build_twin(gen_dir: Path, objects: list[Path], exe: Path, stand_in: bool = False) -> Path:
+def build_twin(gen_dir: Path, objects: list[Path], exe: Path, stand_in: bool = False,
+               extra_defines: tuple[str, ...] = ()) -> Path:
     """features.c + spectral.c + harness (strict flags) linked with the CMSIS objects."""
     root = cds.cmsis_dsp_root()
-    defines = [] if stand_in else ["-D__GNUC_PYTHON__"]
+    defines = ([] if stand_in else ["-D__GNUC_PYTHON__"]) + list(extra_defines)
     cmd = ["gcc", *TWIN_CFLAGS, *defines, *cds.SECTION_FLAGS, f"-I{gen_dir}",
            f"-I{FEATURES_DIR / 'include'}", f"-I{FEATURES_DIR / 'src'}",
            *[f"-isystem{d}" for d in cds.include_dirs(root)],
@@ -328,3 +331,68 @@ def test_int8_rounding_boundaries_and_saturation(cmsis_objects, tmp_path):
     expected = quantize_input(windows, **quant).reshape(len(windows), -1)
     np.testing.assert_array_equal(c_int8, expected)
     assert {-128, 127} <= set(expected.ravel().tolist())
+
+
+def _table_edge_windows(norm: dict, quant: dict) -> np.ndarray:
+    """Raw windows holding, per channel, every threshold of its table and the float just below it,
+    plus zeros, infinities, subnormals, NaN and random values."""
+    table = threshold_table(norm["mean"], norm["std"], quant["scale"], quant["zero_point"])
+    rng = np.random.default_rng(11)
+    columns = []
+    for c in range(N_CHANNELS):
+        keys = table[c, 1:].astype(np.int64)
+        keys = keys[(keys >= KEY_MINUS_INF) & (keys <= KEY_PLUS_INF)]
+        near = np.concatenate([from_key(keys), from_key(np.maximum(keys - 1, KEY_MINUS_INF))])
+        special = np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3e38, -3e38])
+        noise = (rng.standard_normal(1200) * 4 * norm["std"][c] + norm["mean"][c]).astype(np.float32)
+        columns.append(np.concatenate([near, special, noise]).astype(np.float32))
+    length = max(len(col) for col in columns)
+    length += -length % 100
+    data = np.stack([np.resize(col, length) for col in columns], axis=1)
+    return data.reshape(-1, 100, N_CHANNELS)
+
+
+def test_input_table_twin_equals_python_and_the_float_path(cmsis_objects, tmp_path):
+    """The threshold table (mcuforge.codegen.input_table, features.c quantize_by_table) gives the
+    Python standardise + quantise int8 for every non-NaN float, thresholds and their neighbours
+    included, and the float path's value for NaN."""
+    cfg = CONFIGS["raw"]
+    norm = {"block": "raw", "mean": [0.1, -0.2, 0.98, 0.01, -0.03, 0.2], "std": [0.4, 0.35, 0.5, 1.2, 0.9, 1.1],
+            "input_shape": [100, N_CHANNELS]}
+    quant = {"scale": 0.0372, "zero_point": -7}
+    windows = _table_edge_windows(norm, quant)
+    generate_features(norm, cfg, RATE_HZ, quant, tmp_path / "float")
+    generate_features(norm, cfg, RATE_HZ, quant, tmp_path / "table", input_table_max_bytes=N_CHANNELS * 1024)
+    assert "INPUT_TABLE" not in (tmp_path / "float" / HEADER_NAME).read_text()
+    assert "INPUT_TABLE" in (tmp_path / "table" / HEADER_NAME).read_text()
+    float_exe = build_twin(tmp_path / "float", cmsis_objects, tmp_path / "twin_float")
+    table_exe = build_twin(tmp_path / "table", cmsis_objects, tmp_path / "twin_table",
+                           extra_defines=("-DMCUFORGE_FEATURES_FORCE_TABLE",))
+    _, by_float = run_twin(float_exe, windows, 100 * N_CHANNELS)
+    _, by_table = run_twin(table_exe, windows, 100 * N_CHANNELS)
+    scaler = {"mean": np.float32(norm["mean"]), "std": np.float32(norm["std"])}
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = quantize_input(standardize(windows, scaler), **quant).reshape(len(windows), -1)
+    finite = ~np.isnan(windows.reshape(len(windows), -1))
+    np.testing.assert_array_equal(by_table[finite], expected[finite])
+    np.testing.assert_array_equal(by_table, by_float)
+    assert {-128, 127} <= set(expected[finite].tolist())
+
+
+def test_input_table_lookup_in_python_and_its_limits():
+    mean, std, quant = [0.5, -1.0], [2.0, 0.25], {"scale": 0.02, "zero_point": 3}
+    table = threshold_table(mean, std, quant["scale"], quant["zero_point"])
+    assert table.shape == (2, 256) and table.dtype == np.int32
+    assert np.all(np.diff(table.astype(np.int64), axis=1) >= 0)  # sorted: q is non-decreasing
+    x = np.concatenate([from_key(table[0, 1:]), np.float32([np.inf, -np.inf, 0.0, -0.0]),
+                        np.random.default_rng(0).normal(0, 5, 5000).astype(np.float32)])
+    np.testing.assert_array_equal(lookup(x, table[0]), quantize_channel(x, mean[0], std[0], **quant))
+    np.testing.assert_array_equal(key(from_key(np.int32([-5, 0, 7, KEY_PLUS_INF]))), [-5, 0, 7, KEY_PLUS_INF])
+    with pytest.raises(McuforgeError, match="must be positive"):
+        threshold_table([0.0], [-1.0], 0.02, 0)
+    # the table is only written when it fits the byte budget
+    cfg, norm = CONFIGS["raw"], {"block": "raw", "mean": mean * 3, "std": std * 3}
+    from mcuforge.codegen.emit_features import features_header_text
+    assert "INPUT_TABLE" not in features_header_text(norm, cfg, RATE_HZ, quant, 6 * 1024 - 1)
+    with pytest.raises(McuforgeError, match="input_table_max_bytes"):
+        features_header_text(norm, cfg, RATE_HZ, quant, -1)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mcuforge import atomic
+from mcuforge.codegen import input_table
 from mcuforge.errors import McuforgeError
 
 HEADER_NAME = "mcuforge_features_config.h"
@@ -232,9 +233,24 @@ def _mfcc_lines(normalization: dict, features_cfg: dict, sample_rate_hz: float) 
 _BLOCK_LINES = {"raw": _raw_lines, "spectral": _spectral_lines, "mfcc": _mfcc_lines}
 
 
+def _input_table_lines(normalization: dict, input_quant: dict, max_bytes: int) -> list[str]:
+    """The standardise + quantise threshold table (mcuforge.codegen.input_table), when it fits max_bytes."""
+    if not isinstance(max_bytes, int) or max_bytes < 0:
+        raise McuforgeError(f"firmware.input_table_max_bytes={max_bytes!r} must be a whole number of bytes >= 0 "
+                            f"(0: no table)")
+    mean = np.asarray(normalization["mean"], dtype=np.float32).reshape(-1)
+    if len(mean) * input_table.ROWS * 4 > max_bytes:
+        return []
+    table = input_table.threshold_table(mean, normalization["std"], input_quant["scale"], input_quant["zero_point"])
+    return ["", f"/* q(x) = -128 + #{{j >= 1: table[channel][j] <= key(x)}} (mcuforge.codegen.input_table): "
+                f"{table.size * 4} B, used on cores without an FPU */",
+            *_array("INPUT_TABLE", table, lambda v: str(int(v)) if v != input_table.INT32_MIN else "(-2147483647 - 1)")]
+
+
 def features_header_text(normalization: dict, features_cfg: dict, sample_rate_hz: float,
-                         input_quant: dict) -> str:
-    """The text of mcuforge_features_config.h (deterministic)."""
+                         input_quant: dict, input_table_max_bytes: int = 0) -> str:
+    """The text of mcuforge_features_config.h (deterministic); with input_table_max_bytes > 0 also the
+    threshold table of the int8 input quantisation when it fits in that many bytes."""
     if not isinstance(features_cfg, dict) or features_cfg.get("block") not in BLOCK_IDS:
         block = features_cfg.get("block") if isinstance(features_cfg, dict) else features_cfg
         raise McuforgeError(f"features.block={block!r}: the C feature twin supports "
@@ -257,6 +273,7 @@ def features_header_text(normalization: dict, features_cfg: dict, sample_rate_hz
         *body,
         "",
         *_quantization(input_quant),
+        *_input_table_lines(normalization, input_quant, input_table_max_bytes),
         "",
         "#endif /* MCUFORGE_FEATURES_CONFIG_H */",
         "",
@@ -265,9 +282,9 @@ def features_header_text(normalization: dict, features_cfg: dict, sample_rate_hz
 
 
 def generate_features(normalization: dict, features_cfg: dict, sample_rate_hz: float,
-                      input_quant: dict, out_dir: Path) -> Path:
+                      input_quant: dict, out_dir: Path, input_table_max_bytes: int = 0) -> Path:
     """Write out_dir/mcuforge_features_config.h atomically; return its path."""
-    text = features_header_text(normalization, features_cfg, sample_rate_hz, input_quant)
+    text = features_header_text(normalization, features_cfg, sample_rate_hz, input_quant, input_table_max_bytes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / HEADER_NAME

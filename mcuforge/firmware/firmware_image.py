@@ -61,6 +61,14 @@ def window_bytes(windows: np.ndarray, block: str) -> bytes:
     return pcm.tobytes()
 
 
+def input_table_bytes(params: dict) -> int:
+    """params' firmware.input_table_max_bytes: the largest input threshold table the feature twin may
+    hold (mcuforge.codegen.input_table; used on cores without an FPU)."""
+    from mcuforge.params import require
+
+    return require(require(params, "firmware", "params"), "input_table_max_bytes", "firmware")
+
+
 def require_tools(core: Core) -> None:
     missing = baremetal.missing_tools(core)
     if missing:

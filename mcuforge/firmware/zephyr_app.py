@@ -44,7 +44,7 @@ def write_app_inputs(params: dict, core, inputs: dict) -> tuple[int, int]:
     chosen = zephyr_inputs.sample_indices(len(test["windows"]), int(require(firmware, "sample_windows", "firmware")))
     with atomic.atomic_path(INPUTS) as out:
         generate_features(normalization, params["features"], params["dataset"]["sample_rate_hz"],
-                          quant["input"], out)
+                          quant["input"], out, firmware_image.input_table_bytes(params))
         (out / SENSOR_H).write_text(sensor_config_header(params["dataset"], params["features"]), encoding="utf-8")
         (out / STREAM_H).write_text(stream_config_header(params, float(quant["output"]["scale"])), encoding="utf-8")
         block = params["features"]["block"]
