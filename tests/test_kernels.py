@@ -309,11 +309,11 @@ def test_fuzz_model_matches_tflm(seed, tmp_path):
 TESTS_C = Path(__file__).parent / "c"
 
 
-def _compile(tmp_path, *sources: Path) -> Path:
+def _compile(tmp_path, *sources: Path, defines: tuple[str, ...] = ()) -> Path:
     from mcuforge.codegen.host_build import CFLAGS, RUNTIME_DIR
 
     exe = tmp_path / sources[0].stem
-    subprocess.run(["gcc", *CFLAGS, "-I", str(RUNTIME_DIR / "include"), *map(str, sources), "-o", str(exe)],
+    subprocess.run(["gcc", *CFLAGS, *defines, "-I", str(RUNTIME_DIR / "include"), *map(str, sources), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
     return exe
 
@@ -343,11 +343,17 @@ def _mbqm(x: int, multiplier: int, shift: int) -> int:
     return _rdbp(_srdhm(_wrap32(x << left), multiplier), right)
 
 
-def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path):
-    exe = _compile(tmp_path, TESTS_C / "fixedpoint_cli.c")
+@pytest.mark.parametrize("defines", [(), ("-DMF_MUL32_HIGH",)], ids=["int64", "mul32"])
+def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
+    """int64: SMULL-style 64-bit product; mul32: the ARMv6-M path (four 16 x 16-bit multiplies)."""
+    exe = _compile(tmp_path, TESTS_C / "fixedpoint_cli.c", defines=defines)
     rng = np.random.default_rng(3)
-    edges = [-(1 << 31), -(1 << 31) + 1, -1, 0, 1, (1 << 31) - 1, 1 << 30, -(1 << 30)]
+    edges = [-(1 << 31), -(1 << 31) + 1, -1, 0, 1, (1 << 31) - 1, 1 << 30, -(1 << 30),
+             0xFFFF, 0x10000, -0x10000, -0x8000, 0x7FFF, 0x8000, (1 << 31) - 0x10000]
     rows = [(x, m, s) for x in edges for m in edges[3:] for s in (-31, -5, 0, 3)]
+    rows += [(x, m, 0) for x in edges for m in edges]  # every sign pair of both 16-bit halves
+    rows += [(int(x), int(m), 0) for x, m in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
+                                                  rng.integers(-(1 << 31), 1 << 31, 3000))]
     rows += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
                                                          rng.integers(1 << 30, 1 << 31, 3000),
                                                          rng.integers(-31, 8, 3000))]

@@ -164,7 +164,20 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
 {
     int8_t *out_b = out_a + out_c;
     int32_t oc;
-#if !defined(MF_USE_DSP)
+#if defined(__thumb__) && !defined(__thumb2__) /* ARMv6-M: gcc spills the 2x4 loop's accumulators */
+    /* four channels of one pixel at a time, by hand (mcuforge/dot_armv6m.h, no offset: folded) */
+    for (oc = 0; oc + 3 < out_c; oc += 4) {
+        int32_t acc[4], k, p;
+        for (p = 0; p < 1 + two; ++p) {
+            for (k = 0; k < 4; ++k)
+                acc[k] = bias_folded[oc + k];
+            mf_dot4_armv6m(xa + p * dist, filter + oc * n, n, n, 0, acc);
+            for (k = 0; k < 4; ++k)
+                (p ? out_b : out_a)[oc + k] = mf_requantize_s8(acc[k], multiplier[oc + k], shift[oc + k],
+                                                               output_offset, act_min, act_max);
+        }
+    }
+#elif !defined(MF_USE_DSP)
     /* without DSP: four channels x two pixels (every offset is a literal: one LDRSB each) */
     for (oc = 0; oc + 3 < out_c; oc += 4) {
         int32_t acc[8], k;

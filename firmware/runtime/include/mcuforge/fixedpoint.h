@@ -5,15 +5,48 @@
 
 #include <stdint.h>
 
+/* The 64-bit product a * b as (high word, low word) from four 16 x 16-bit multiplies: ARMv6-M
+ * (Cortex-M0/M0+) has no SMULL, and gcc calls libgcc's __aeabi_lmul for the int64 multiply.
+ * Hacker's Delight's mulhs: every partial sum fits int32 (|ah * bl| <= 2^15 (2^16 - 1)). */
+static inline int32_t mf_mul_s32x32_hi_lo(int32_t a, int32_t b, uint32_t *lo)
+{
+    const uint32_t al = (uint32_t)a & 0xFFFFu, bl = (uint32_t)b & 0xFFFFu;
+    const int32_t ah = a >> 16, bh = b >> 16;
+    const uint32_t ll = al * bl;
+    const int32_t t = ah * (int32_t)bl + (int32_t)(ll >> 16);
+    const int32_t u = (int32_t)al * bh + (t & 0xFFFF);
+    *lo = ((uint32_t)u << 16) | (ll & 0xFFFFu);
+    return ah * bh + (t >> 16) + (u >> 16);
+}
+
+#if (defined(__thumb__) && !defined(__thumb2__)) || defined(MF_MUL32_HIGH)
+#define MF_SRDHM_MUL32 1 /* ARMv6-M, or a host test of the same path */
+#endif
+
 /* gemmlowp::SaturatingRoundingDoublingHighMul(int32, int32).
  * gemmlowp computes (ab + nudge) / 2^31 truncating toward zero, nudge = 2^30 for ab >= 0
  * and 1 - 2^30 otherwise. For ab < 0, trunc(v / 2^31) == (v + 2^31 - 1) >> 31 (floor), and
  * v + 2^31 - 1 == ab + 2^30; for ab >= 0 it is (ab + 2^30) >> 31 directly. So both cases
- * are one arithmetic shift of ab + 2^30 (SMULL, ADDS, ADC, shifts on Cortex-M). */
+ * are one arithmetic shift of ab + 2^30 (SMULL, ADDS, ADC, shifts on Cortex-M; on ARMv6-M the
+ * same 64-bit sum from mf_mul_s32x32_hi_lo's words, the carry of the low word added by hand). */
 static inline int32_t mf_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
+#if defined(MF_SRDHM_MUL32)
+    uint32_t lo;
+    int32_t hi;
+    if ((uint32_t)a + 0x8000u < 0x10000u && b >= 0) {
+        /* |a| <= 2^15: a * (b >> 16) and a * (b & 0xFFFF) fit int32, and
+         * floor((ab + 2^30) / 2^16) = a * bh + ((a * bl) >> 16) + 2^14 (2^30 is a multiple of 2^16) */
+        return (a * (b >> 16) + ((a * (int32_t)((uint32_t)b & 0xFFFFu)) >> 16) + (1 << 14)) >> 15;
+    }
+    hi = mf_mul_s32x32_hi_lo(a, b, &lo);
+    const uint32_t lo_nudged = lo + 0x40000000u;
+    const uint32_t hi_nudged = (uint32_t)hi + (lo_nudged < lo ? 1u : 0u);
+    const int32_t high = (int32_t)((hi_nudged << 1) | (lo_nudged >> 31));
+#else
     const int64_t ab = (int64_t)a * (int64_t)b;
     const int32_t high = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
+#endif
     if ((a == b) && (a == INT32_MIN))
         return INT32_MAX;
     return high;
