@@ -5,12 +5,15 @@ Zephyr workspace, and `mcuforge bench codegen` keeps the recorded section).
 
 BOARD: qemu_cortex_m3 or mps2/an386 (Cortex-M4 with DSP; Zephyr 4.1 runs it on Arm FVP only, so
 this runs its zephyr.elf on QEMU's mps2-an386 machine with -icount shift=6 like qemu_cortex_m3).
-BACKEND: native, tflm_cmsis_nn or tflm_reference. Needs `dvc repro firmware` first (the default
-model, build/firmware_inputs/). Each pair: `west build` (nice -n 15) of firmware/ with the
-pipeline's model in that backend, the run until `mcuforge: PASS|FAIL`, flash = text + data and
+BACKEND: native, tflm_cmsis_nn or tflm_reference -- or hello_world, Zephyr's own sample built the
+same way, the baseline the flash/RAM increments are taken over. Needs `dvc repro firmware` first
+(the default model, build/firmware_inputs/). Each pair: `west build` (nice -n 15) of firmware/ with
+the pipeline's model in that backend, the run until `mcuforge: PASS|FAIL`, flash = text + data and
 RAM = data + bss of zephyr.elf, the median cycles per inference (features + model) over the
-compiled-in windows. Results are merged into the report's `zephyr` section with the commands and
-the workspace's Zephyr / tflite-micro / CMSIS-NN revisions.
+compiled-in windows and the instructions they stand for (QEMU -icount shift=6: 64 ns of virtual
+time per instruction, read by a CONFIG_SYS_CLOCK_HW_CYCLES_PER_SEC clock). Results are merged into
+the report's `zephyr` section with the commands and the workspace's Zephyr / tflite-micro /
+CMSIS-NN revisions, and issue 11's ratios are recomputed from the runs present (`ratios`).
 """
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ from mcuforge import atomic  # noqa: E402
 from mcuforge.firmware import baremetal, zephyr_build  # noqa: E402
 
 REPORT = ROOT / "reports/bench_codegen.json"
+NS_PER_INSTRUCTION = 64  # -icount shift=6
+# Issue 11's targets: native cycles <= this x TFLM + CMSIS-NN's, per board; increments <= this x
+# TFLM-reference's (flash without the compiled-in test windows, which both builds hold).
+CYCLES_TARGET = {"qemu_cortex_m3": 0.8, "mps2/an386": 1.0}
+INCREMENT_TARGET = 0.5
+WINDOW_SYMBOLS = "mcuforge_sample_"
 QEMU_M4 = ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-vga", "none",
            "-icount", "shift=6,align=off,sleep=off", "-kernel"]
 
@@ -84,27 +93,109 @@ def run_until_result(cmd: list[str], timeout: float) -> str:
     return output.decode(errors="replace")
 
 
+def hz_per_cycle_clock(build: Path) -> int:
+    """CONFIG_SYS_CLOCK_HW_CYCLES_PER_SEC of a Zephyr build (the clock k_cycle_get_32 counts)."""
+    found = re.search(r"^CONFIG_SYS_CLOCK_HW_CYCLES_PER_SEC=(\d+)$", (build / "zephyr/.config").read_text(), re.M)
+    if not found:
+        raise SystemExit(f"{build}/zephyr/.config has no CONFIG_SYS_CLOCK_HW_CYCLES_PER_SEC: not a Cortex-M build?")
+    return int(found[1])
+
+
+def instructions(cycles: int, hz: int) -> int:
+    """Instructions that take `cycles` ticks of an hz clock when each one is NS_PER_INSTRUCTION ns."""
+    return round(cycles * 1e9 / (hz * NS_PER_INSTRUCTION))
+
+
+def window_bytes(elf: Path) -> int:
+    """Flash held by the compiled-in test windows (the mcuforge_sample_* arrays)."""
+    return sum(size for name, (_, size) in baremetal.symbols(elf, kinds="rR").items() if name.startswith(WINDOW_SYMBOLS))
+
+
+def measure_hello_world(board: str, work: Path, env: dict, cmake_args: list[str], toolchain: str) -> dict:
+    """Zephyr's samples/hello_world for board, built the same way: the baseline of the increments."""
+    build = work / f"{board.replace('/', '_')}-hello_world"
+    sample = Path(env["ZEPHYR_BASE"]) / "samples/hello_world"
+    cmd = [*zephyr_build.west_command(), "build", "-b", board, str(sample), "-d", str(build), "-p", "auto", "--",
+           *cmake_args]
+    result = subprocess.run(["nice", "-n", "15", *cmd], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n" + "\n".join((result.stdout + result.stderr).splitlines()[-30:]))
+    sizes = baremetal.elf_sizes(build / "zephyr/zephyr.elf")
+    return {"board": board, "backend": "hello_world", "toolchain": toolchain,
+            "flash_bytes": sizes["text"] + sizes["data"], "ram_bytes": sizes["data"] + sizes["bss"],
+            "commands": [" ".join(["nice -n 15", "west", *cmd[cmd.index("build"):]])]}
+
+
 def measure(board: str, backend: str, work: Path) -> dict:
     env, cmake_args, toolchain = zephyr_build.toolchain_setup(dict(os.environ))
+    if backend == "hello_world":
+        return measure_hello_world(board, work, env, cmake_args, toolchain)
     inputs, generated = app_inputs(backend, work)
     build = work / f"{board.replace('/', '_')}-{backend}"
     elf = zephyr_build.west_build(board, build, inputs, generated, env, cmake_args)
     sizes = baremetal.elf_sizes(elf)
     if board == "mps2/an386":
         cmd = [*QEMU_M4, str(elf)]
-        console = run_until_result(cmd, timeout=600)
+        console = run_until_result(cmd, timeout=1800)
     else:
         cmd = [*zephyr_build.west_command(), "build", "-d", str(build), "-t", "run"]
-        console = zephyr_build.run_on_qemu(build, env, timeout=600)
+        console = zephyr_build.run_on_qemu(build, env, timeout=1800)
     parsed = zephyr_build.parse_console(console)
     cycles = [w["cycles"] for w in parsed["per_window"]]
+    median = int(statistics.median(cycles)) if cycles else None
+    hz = hz_per_cycle_clock(build)
     return {"board": board, "backend": backend, "toolchain": toolchain,
             "flash_bytes": sizes["text"] + sizes["data"], "ram_bytes": sizes["data"] + sizes["bss"],
+            "window_bytes": window_bytes(elf),
             "result": parsed["result"], "windows": parsed["windows"], "logits_exact": parsed["logits_exact"],
-            "cycles_per_inference_median": int(statistics.median(cycles)) if cycles else None,
+            "cycles_per_inference_median": median, "cycle_clock_hz": hz,
+            "instructions_per_inference_median": instructions(median, hz) if median is not None else None,
             "commands": [f"nice -n 15 west build -b {board} firmware -d {build} -p auto -- "
                          f"-DMCUFORGE_INPUTS_DIR={inputs} -DMCUFORGE_GENERATED_DIR={generated} {' '.join(cmake_args)}",
                          " ".join(cmd)]}
+
+
+def ratio(ours: float | None, theirs: float | None, target: float) -> dict:
+    """ours / theirs against target (<= is met), or why it is missing."""
+    if ours is None or theirs is None or theirs <= 0:
+        return {"value": None, "target": target, "met": None, "note": "not measured: a run it needs is missing"}
+    value = round(ours / theirs, 4)
+    return {"value": value, "target": target, "met": value <= target}
+
+
+def issue_ratios(runs: dict) -> dict:
+    """Issue 11's targets per board from the runs present: native cycles over TFLM + CMSIS-NN's, and
+    native's flash / RAM increment over hello_world (test windows excluded) over TFLM-reference's."""
+    ratios = {}
+    for board in sorted({run["board"] for run in runs.values()}):
+        get = lambda backend: runs.get(f"{board}:{backend}")  # noqa: E731
+        native, cmsis, reference, hello = get("native"), get("tflm_cmsis_nn"), get("tflm_reference"), get("hello_world")
+
+        def increment(run, key):
+            if run is None or hello is None:
+                return None
+            return run[key] - hello[key] - (run.get("window_bytes", 0) if key == "flash_bytes" else 0)
+
+        cycles = lambda run: run and run.get("cycles_per_inference_median")  # noqa: E731
+        ratios[board] = {
+            "native_over_tflm_cmsis_nn_cycles": ratio(cycles(native), cycles(cmsis), CYCLES_TARGET.get(board, 1.0)),
+            "native_over_tflm_reference_flash_increment": ratio(increment(native, "flash_bytes"),
+                                                                increment(reference, "flash_bytes"), INCREMENT_TARGET),
+            "native_over_tflm_reference_ram_increment": ratio(increment(native, "ram_bytes"),
+                                                              increment(reference, "ram_bytes"), INCREMENT_TARGET),
+        }
+    return ratios
+
+
+def merge(section: dict, key: str, result: dict) -> None:
+    """A measured run replaces any recorded or not-measured entry of the same key; ratios follow."""
+    section["runs"][key] = result
+    for stale in ("recorded", "not_measured"):
+        if key in section.get(stale, {}):
+            del section[stale][key]
+        if stale in section and not section[stale]:
+            del section[stale]
+    section["ratios"] = issue_ratios(section["runs"])
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
@@ -122,12 +213,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     section["zephyr_version"] = " ".join((zephyr_base / "VERSION").read_text().split())
     section["method"] = ("cycles: the application's k_cycle_get_32 per inference (features + model) under "
                          "QEMU -icount shift=6 (deterministic, instruction-proportional; compare runs with each "
-                         "other only); flash/RAM: text+data / data+bss of zephyr.elf (kernel, 16 test windows "
-                         "of 38,592 B, stacks and arena included)")
+                         "other only; instructions = cycles at the board's cycle clock over 64 ns each); "
+                         "flash/RAM: text+data / data+bss of zephyr.elf (kernel, 16 test windows of "
+                         "window_bytes, stacks and arena included); ratios: issue 11's targets, increments over "
+                         "the board's hello_world built the same way, test windows excluded")
     for spec in args.runs:
         board, _, backend = spec.partition(":")
         result = measure(board, backend, work)
-        section["runs"][f"{board}:{backend}"] = result
+        merge(section, f"{board}:{backend}", result)
         print(json.dumps(result), flush=True)
         atomic.write_json(REPORT, report)
 

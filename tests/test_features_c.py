@@ -14,6 +14,7 @@ Run with -s to see the measured errors and build times.
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -396,3 +397,21 @@ def test_input_table_lookup_in_python_and_its_limits():
     assert "INPUT_TABLE" not in features_header_text(norm, cfg, RATE_HZ, quant, 6 * 1024 - 1)
     with pytest.raises(McuforgeError, match="input_table_max_bytes"):
         features_header_text(norm, cfg, RATE_HZ, quant, -1)
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed "
+                    "(apt-get install gcc-arm-none-eabi)")
+def test_cmsis_compiler_stand_in_defers_to_cmsis_core_further_down_the_include_path(tmp_path):
+    """A Zephyr app puts firmware/features/include before the modules' CMSIS-Core: on a core with the
+    DSP extension the stand-in must hand over to CMSIS-Core's header, and still refuse without it."""
+    core = tmp_path / "core"
+    core.mkdir()
+    (core / "cmsis_compiler.h").write_text("#define REAL_CMSIS_CORE 1\n")
+    (tmp_path / "use.c").write_text('#include "cmsis_compiler.h"\n'
+                                    "#ifndef REAL_CMSIS_CORE\n#error stand-in used\n#endif\n")
+    compile_m4 = ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-fsyntax-only",
+                  "-I", str(ROOT / "firmware/features/include")]
+    with_core = subprocess.run([*compile_m4, "-I", str(core), str(tmp_path / "use.c")], capture_output=True, text=True)
+    assert with_core.returncode == 0, with_core.stderr
+    alone = subprocess.run([*compile_m4, str(tmp_path / "use.c")], capture_output=True, text=True)
+    assert alone.returncode != 0 and "this core has the DSP extension" in alone.stderr

@@ -225,5 +225,38 @@ def mutation_check(r: Reports) -> str:
     return table(("fault", "what", "file", "result", "tests failed: how many, the first two"), rows)
 
 
+def zephyr_runs(r: Reports) -> str:
+    """docs/zephyr.md: benchmarks/zephyr_bench.py's measured Zephyr builds (bench_codegen.json `zephyr`)."""
+    backends = {"native": "native", "tflm_cmsis_nn": "TFLM + CMSIS-NN", "tflm_reference": "TFLM reference kernels",
+                "hello_world": "Zephyr's hello_world (baseline)"}
+    rows = []
+    for key, run in sorted(r.get("bench_codegen", "zephyr.runs").items()):
+        measured = run.get("cycles_per_inference_median") is not None
+        qemu = (f"{run['result']}: {count(run['logits_exact'])} / {count(run['windows'])} bit-exact"
+                if measured else "")
+        rows.append((run["board"], backends.get(run["backend"], run["backend"]), f"{count(run['flash_bytes'])} B",
+                     f"{count(run['ram_bytes'])} B", qemu,
+                     count(run["cycles_per_inference_median"]) if measured else "",
+                     count(run["instructions_per_inference_median"]) if run.get("instructions_per_inference_median")
+                     else ""))
+    return table(("board", "build", "flash", "RAM", "QEMU run", "cycles / inference", "instructions / inference"),
+                 rows, ("---", "---", "---:", "---:", "---", "---:", "---:"))
+
+
+def zephyr_ratios(r: Reports) -> str:
+    """docs/zephyr.md: issue 11's four-way targets per board, from the same section's `ratios`."""
+    names = {"native_over_tflm_cmsis_nn_cycles": "cycles: native ÷ TFLM + CMSIS-NN",
+             "native_over_tflm_reference_flash_increment": "flash increment: native ÷ TFLM reference",
+             "native_over_tflm_reference_ram_increment": "RAM increment: native ÷ TFLM reference"}
+    rows = []
+    for board, ratios in sorted(r.get("bench_codegen", "zephyr.ratios").items()):
+        for key, x in ratios.items():
+            verdict = "not measured" if x["met"] is None else ("**met**" if x["met"] else "not met")
+            rows.append((board, names.get(key, key), "" if x["value"] is None else f"{x['value']:.3f}",
+                         f"≤ {x['target']}", verdict))
+    return table(("board", "ratio", "measured", "target", ""), rows, ("---", "---", "---:", "---:", "---"))
+
+
 TABLES = {"mutation-check": mutation_check, "baremetal": baremetal, "targets": targets, "results": results, "results-where": results_where, "crossval": crossval,
-          "codegen-bench-models": codegen_table(0), "codegen-pipeline-models": codegen_table(1)}
+          "codegen-bench-models": codegen_table(0), "codegen-pipeline-models": codegen_table(1),
+          "zephyr-runs": zephyr_runs, "zephyr-ratios": zephyr_ratios}

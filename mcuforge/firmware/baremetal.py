@@ -70,8 +70,9 @@ def elf_sizes(elf: Path) -> dict[str, int]:
     return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss}
 
 
-def symbols(elf: Path) -> dict[str, tuple[int, int]]:
-    """Function symbols: name -> (start address without the Thumb bit, size in bytes)."""
+def symbols(elf: Path, kinds: str = "tTwW") -> dict[str, tuple[int, int]]:
+    """Symbols of nm's `kinds` (default: functions): name -> (start address without the Thumb bit,
+    size in bytes); kinds="rR" gives read-only data such as const arrays."""
     nm = f"{elf_prefix(elf)}-nm"
     result = _run([nm, "-S", "--defined-only", str(elf)], nm)
     if result.returncode != 0:
@@ -79,7 +80,7 @@ def symbols(elf: Path) -> dict[str, tuple[int, int]]:
     table = {}
     for line in result.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[2] in "tTwW":
+        if len(parts) == 4 and parts[2] in kinds:
             table[parts[3]] = (int(parts[0], 16) & ~1, int(parts[1], 16))
     return table
 

@@ -1,13 +1,25 @@
 /* Minimal GCC-only stand-in for CMSIS-Core's cmsis_compiler.h, for building the CMSIS-DSP f32
  * functions the feature twin uses where CMSIS-Core is absent (a host build without
  * __GNUC_PYTHON__, or a core without the DSP extension). arm_math_types.h includes it for any
- * compiler it does not know itself. Put firmware/features/include AFTER CMSIS-Core's Include
- * folder on the include path, or leave it out, when CMSIS-Core is available: its own
- * cmsis_compiler.h also provides the DSP-extension intrinsics (__QADD, __SMLAD, ...), which are
- * not defined here.
+ * compiler it does not know itself. Where CMSIS-Core's Include folder is also on the include path
+ * (before or after this one) its cmsis_compiler.h is the one used: it also provides the
+ * DSP-extension intrinsics (__QADD, __SMLAD, ...), which are not defined here.
  */
 #ifndef MCUFORGE_CMSIS_COMPILER_H
 #define MCUFORGE_CMSIS_COMPILER_H
+
+/* A build that has CMSIS-Core further down the include path (a Zephyr application, whose own
+ * include folders come before the modules'; TFLM's CMSIS-DSP puts arm_math.h in reach of
+ * arm_vlog_f32.c) gets CMSIS-Core's header, intrinsics included, instead of this stand-in. */
+#if defined(__has_include_next)
+#if __has_include_next(<cmsis_compiler.h>)
+#define MCUFORGE_CMSIS_COMPILER_IS_CMSIS_CORE 1
+#endif
+#endif
+
+#if defined(MCUFORGE_CMSIS_COMPILER_IS_CMSIS_CORE)
+#include_next <cmsis_compiler.h>
+#else
 
 #if !defined(__GNUC__)
 #error "firmware/features/include/cmsis_compiler.h supports GCC-compatible compilers only; use CMSIS-Core"
@@ -88,5 +100,7 @@ __STATIC_FORCEINLINE uint32_t __ROR(uint32_t value, uint32_t shift)
     shift %= 32U;
     return shift == 0U ? value : (value >> shift) | (value << (32U - shift));
 }
+
+#endif /* MCUFORGE_CMSIS_COMPILER_IS_CMSIS_CORE */
 
 #endif /* MCUFORGE_CMSIS_COMPILER_H */
