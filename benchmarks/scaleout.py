@@ -36,7 +36,7 @@ from mcuforge.experiments.loopback_ray import LoopbackCluster, job_worker  # noq
 from mcuforge.experiments.runs import experiment_rows  # noqa: E402
 from mcuforge.experiments.sweep import experiment_name  # noqa: E402
 
-# the tiny config of tests/test_experiments.py (kept equal by hand: a benchmark setting, not a build one)
+# the tiny config of tests/dvc_repo.py (kept equal by hand: a benchmark setting, not a build one)
 TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
         "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
 GRID = ["board=nrf52840dk,qemu_cortex_m3,mps2_an385,nucleo_l4r5zi", "firmware.sample_windows=8,16"]

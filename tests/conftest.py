@@ -33,3 +33,12 @@ def tiny_fsdd(tmp_path_factory) -> dict:
     path, sha = make(tmp_path_factory.mktemp("tiny_fsdd"))
     return {"path": path, "sha256": sha,
             "overrides": ["dataset=fsdd", f"dataset.path={path}", f"dataset.sha256={sha}"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory) -> Path:
+    """The project on the tiny config, built and committed once per session (tests/dvc_repo.py's
+    tiny_baseline); copy it with dvc_repo.clone_built before changing anything."""
+    from dvc_repo import tiny_baseline
+
+    return tiny_baseline(tmp_path_factory)

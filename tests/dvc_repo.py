@@ -1,7 +1,9 @@
 """Helpers for tests that run real git and dvc commands in a temporary copy of the repository."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,6 +44,44 @@ def copy_repo(dst: Path) -> Path:
     run(["git", "init", "-q"], dst)
     commit(dst, "copy")
     return dst
+
+
+# The tiny config of the experiment tests (sweeps, Ray, tune). Set in conf/config.yaml itself, not
+# only in params.yaml: `dvc exp run` recomposes params.yaml from conf/.
+TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
+        "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
+
+
+def tiny_baseline(tmp_path_factory) -> Path:
+    """The project on TINY, `dvc repro`-ed and committed. Built once per test session -- once for all
+    pytest-xdist workers, under a file lock in their shared temp folder -- and never changed: a test
+    module works on its own copy (clone_built)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    repo, done = shared / "tiny-baseline", shared / "tiny-baseline.built"
+    with (shared / "tiny-baseline.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if repo.exists():   # a build that failed part-way in an earlier worker: start again
+                shutil.rmtree(repo)
+            copy_repo(repo)
+            conf = repo / "conf/config.yaml"
+            conf.write_text(conf.read_text() + "\n# tests: tiny\n" + yaml.safe_dump(TINY))
+            run(["python", "-m", "mcuforge.cli", "compose"], repo)
+            run(["dvc", "repro"], repo)
+            commit(repo, "tiny baseline")
+            done.touch()
+    return repo
+
+
+def clone_built(src: Path, dst: Path) -> Path:
+    """A copy of a built repository (git history, workspace, DVC cache and run-cache), without DVC's
+    temporary state (locks, experiment queues) of the source."""
+    def skip_dvc_tmp(folder: str, names: list[str]) -> list[str]:
+        return ["tmp"] if Path(folder).name == ".dvc" and "tmp" in names else []
+
+    return Path(shutil.copytree(src, dst, symlinks=True, ignore=skip_dvc_tmp))
 
 
 def sha256(path: Path) -> str:

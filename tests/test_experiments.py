@@ -13,15 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dvc_repo import commit, copy_repo, dvc_env, run
+from dvc_repo import clone_built, dvc_env, run
 from mcuforge.firmware.budgets import budgets
 from mcuforge.experiments.runs import experiment_rows, flatten
 
 pytestmark = pytest.mark.slow
 
-# Tiny and fixed in conf/config.yaml itself: `dvc exp run` recomposes params.yaml from conf/.
-TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
-        "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
 KEEPS = (0.5, 0.8)
 SWEPT_BOARD = "nrf52840dk"        # through mcuforge.experiments.sweep (Hydra multirun, joblib launcher)
 QUEUED_BOARD = "qemu_cortex_m3"   # through `dvc exp run --queue -S 'prune.keep=choice(...)'`
@@ -59,15 +56,9 @@ def run_all_queued(repo: Path, timeout: float = 1800) -> None:
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory) -> dict:
-    repo = copy_repo(tmp_path_factory.mktemp("experiments"))
-    conf = repo / "conf/config.yaml"
-    conf.write_text(conf.read_text() + "\n# tests: tiny\n" + yaml.safe_dump(TINY))
-    run(["python", "-m", "mcuforge.cli", "compose"], repo)
-    started = time.monotonic()
-    run(["dvc", "repro"], repo)
-    timings = {"baseline repro": time.monotonic() - started}
-    commit(repo, "tiny baseline")
+def swept(tiny_repo, tmp_path_factory) -> dict:
+    repo = clone_built(tiny_repo, tmp_path_factory.mktemp("experiments") / "repo")
+    timings = {}
     # SWEPT_BOARD runs prune and what follows; QUEUED_BOARD restores what the run-cache holds
     started = time.monotonic()
     sweep_output = run(["python", "-m", "mcuforge.cli", "sweep", "--multirun", f"board={SWEPT_BOARD}",

@@ -20,26 +20,23 @@ import pytest
 import yaml
 
 from mcuforge.experiments import loopback_ray as ray_cluster
-from dvc_repo import commit, copy_repo, dvc_env, run
+from dvc_repo import clone_built, commit, dvc_env, run
 from mcuforge.experiments.runs import experiment_rows
 from mcuforge.experiments.sweep_lock import LOCK
-from test_experiments import TINY
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
+def repo(tiny_repo, tmp_path_factory) -> Path:
     """The tiny baseline, run and committed, pushed to a bare `origin`; job scratch folders in the test's tmp."""
     base = tmp_path_factory.mktemp("ray-sweep")
-    repo = copy_repo(base / "repo")
-    conf = repo / "conf/config.yaml"
-    conf.write_text(conf.read_text() + "\n# tests: tiny\n" + yaml.safe_dump(TINY))
+    repo = clone_built(tiny_repo, base / "repo")
     settings = repo / "conf/sweep/ray.yaml"
     settings.write_text(settings.read_text().replace("scratch: null", f"scratch: {base / 'scratch'}"))
     run(["python", "-m", "mcuforge.cli", "compose"], repo)
     run(["dvc", "repro"], repo)
-    commit(repo, "tiny baseline")
+    commit(repo, "job scratch folders in the test's tmp")
     run(["git", "init", "-q", "--bare", "-b", "main", str(base / "origin.git")], base)
     run(["git", "remote", "add", "origin", str(base / "origin.git")], repo)
     run(["git", "push", "-q", "origin", "HEAD:main"], repo)

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dvc_repo import commit, copy_repo, dvc_env, run
+from dvc_repo import clone_built, commit, dvc_env, run
 from mcuforge.experiments.runs import experiment_rows
-from test_experiments import TINY
 
 pytestmark = pytest.mark.slow
 
@@ -60,15 +59,13 @@ def study(repo: Path, name: str):
 
 
 @pytest.fixture(scope="module")
-def tuned(tmp_path_factory) -> dict:
-    repo = copy_repo(tmp_path_factory.mktemp("tune"))
-    conf = repo / "conf/config.yaml"
-    conf.write_text(conf.read_text() + "\n# tests: tiny\n" + yaml.safe_dump(TINY))
+def tuned(tiny_repo, tmp_path_factory) -> dict:
+    repo = clone_built(tiny_repo, tmp_path_factory.mktemp("tune") / "repo")
     (repo / "conf/tune/tiny.yaml").write_text(yaml.safe_dump(SPACE))
     (repo / "conf/board/tiny_budget.yaml").write_text(yaml.safe_dump(TIGHT_BOARD))
     run(["python", "-m", "mcuforge.cli", "compose"], repo)
     run(["dvc", "repro"], repo)
-    commit(repo, "tiny baseline, a tiny space, a board with a tiny budget")
+    commit(repo, "a tiny space, a board with a tiny budget")
     out = repo.parent / "interrupted.log"
     with out.open("w") as log:
         proc = subprocess.Popen(tune_cmd("--board", "nrf52840dk", "--trials", str(TRIALS), "--study", "t"),
