@@ -87,8 +87,8 @@ def prepared(work: Path, seed_repo: Path, workers: int) -> Path:
     return repo
 
 
-def timed_sweep(work: Path, repo: Path, workers: int, grid: list[str], kill: str | None) -> dict:
-    cluster = LoopbackCluster(work / f"{workers}-workers" / "cluster", workers=workers)
+def timed_sweep(work: Path, repo: Path, workers: int, grid: list[str], kill: str | None, niceness: int) -> dict:
+    cluster = LoopbackCluster(work / f"{workers}-workers" / "cluster", workers=workers, worker_niceness=niceness)
     try:
         load_before = os.getloadavg()
         started = time.monotonic()
@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None, prog: str = "scaleout") -> None:
     parser.add_argument("--cache-from", type=Path, default=None,
                         help="a repository that ran the same tiny baseline: its DVC cache seeds the baseline's run")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker in the 2-worker run")
+    parser.add_argument("--worker-niceness", type=int, default=0,
+                        help="added to the Ray task workers' nice value (default 0: the jobs run at this command's "
+                             "priority; Ray's own default, 15, puts them level with every nice-15 neighbour)")
     args = parser.parse_args(argv)
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper   # Hydra's own grid expansion
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -128,8 +131,8 @@ def main(argv: list[str] | None = None, prog: str = "scaleout") -> None:
     try:
         seed_repo = seed(work, args.cache_from)
         kill = None if args.no_kill else experiment_name(jobs[0])
-        runs = {n: timed_sweep(work, prepared(work, seed_repo, n), n, args.grid, kill if n == 2 else None)
-                for n in (1, 2)}
+        runs = {n: timed_sweep(work, prepared(work, seed_repo, n), n, args.grid, kill if n == 2 else None,
+                               args.worker_niceness) for n in (1, 2)}
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -146,6 +149,6 @@ def main(argv: list[str] | None = None, prog: str = "scaleout") -> None:
               "sweep_exit": {"1_worker": runs[1]["exit"], "2_workers": runs[2]["exit"]},
               "loadavg": {f"{n}_worker{'s' if n > 1 else ''}": {"before": runs[n]["loadavg_before"],
                                                                    "after": runs[n]["loadavg_after"]} for n in (1, 2)},
-              "cores": os.cpu_count()}
+              "cores": os.cpu_count(), "nice": os.nice(0), "worker_niceness": args.worker_niceness}
     atomic.write_json(args.out, report)
     print(json.dumps(report, indent=2))

@@ -62,8 +62,12 @@ def job_worker(name: str, timeout: float = 900) -> int:
 
 
 class LoopbackCluster:
-    def __init__(self, workdir: Path, workers: int, port: int = 6379, cpus_per_worker: int = 1):
+    def __init__(self, workdir: Path, workers: int, port: int = 6379, cpus_per_worker: int = 1,
+                 worker_niceness: int | None = None):
+        """worker_niceness: added to the task workers' nice value (RAY_worker_niceness); None keeps Ray's
+        default of 15, below every nice-15 neighbour; 0 runs tasks at the caller's priority."""
         self.workdir, self.port = workdir, port
+        self.worker_niceness = worker_niceness
         self.address = f"127.0.0.1:{port}"
         workdir.mkdir(parents=True, exist_ok=True)
         # Ray's session folder holds Unix sockets (paths <= 107 bytes): a short one of our own, never
@@ -95,6 +99,8 @@ class LoopbackCluster:
     def _start(self, args: list[str], name: str) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("w")
         env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+        if self.worker_niceness is not None:
+            env["RAY_worker_niceness"] = str(self.worker_niceness)
         proc = subprocess.Popen(self.ns([str(RAY), "start", "--block", "--temp-dir", str(self.temp),
                                          "--object-store-memory", str(100 * 2**20), *args]),
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -60,18 +60,25 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def sampler(space: Space, seed: int):
+    import optuna
+
+    if space.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=space.population_size, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
 def open_study(folder: Path, name: str, board_name: str, space: Space, space_file: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if space.sampler == "nsga2":
-        sampler = optuna.samplers.NSGAIISampler(population_size=space.population_size, seed=space.seed)
-    else:
-        sampler = optuna.samplers.TPESampler(seed=space.seed)
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(folder / "study.journal")))
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=DIRECTIONS,
-                                load_if_exists=True)
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler(space, space.seed),
+                                directions=DIRECTIONS, load_if_exists=True)
+    # seeded by the space's seed + the trials already in the study: a resumed session would otherwise
+    # replay the first session's random proposals (trial 4 = trial 0, ...); still deterministic
+    study.sampler = sampler(space, space.seed + len(study.get_trials(deepcopy=False)))
     began = {"board": board_name, "space": space_file, "space_sha256": space.digest}
     if not study.user_attrs:
         for key, value in began.items():
