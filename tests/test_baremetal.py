@@ -65,14 +65,15 @@ def test_instruction_count_is_deterministic(core_name, tmp_path):
 
 # The specialised layers (conv_fast.h, pool_fast.h) on the real instruction sets: the portable
 # loops on the Cortex-M3, the SXTB16/SMLAD loop on the Cortex-M4 and the hand-scheduled ARMv6-M
-# loop (dot_armv6m.h, no offset) with the 32-bit requantisation on the Cortex-M0+, against tflite_micro for
+# loops (dot_armv6m.h: 4 rows and the 2-row leftover, no offset) with the 32-bit requantisation on the
+# Cortex-M0+, the portable loops compiled for RV32IMC (MUL/MULH), against tflite_micro for
 # the documented input. Shapes: 2-D and 1-D convolutions with padding, stride 2, dilation 2
 # (gathered patches) and in-place patches; max / average pooling; MEAN.
 QEMU_OP_CASES = ("conv2d_same_relu", "conv2d_valid_stride2_relu6", "conv2d_dilation2", "conv1d_valid",
                  "max_pool_same_stride2", "avg_pool_same_stride2", "mean_1d")
 
 
-@pytest.mark.parametrize("core_name", ["cortex-m0plus", "cortex-m3", "cortex-m4"])
+@pytest.mark.parametrize("core_name", ["cortex-m0plus", "cortex-m3", "cortex-m4", "rv32imc"])
 @pytest.mark.parametrize("case", QEMU_OP_CASES + ("fuzz-3", "fuzz-8"))
 def test_specialised_layers_equal_tflm_on_qemu(case, core_name, tmp_path):
     from bench_models import documented_input

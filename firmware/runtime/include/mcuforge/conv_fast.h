@@ -177,6 +177,30 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
                                                                output_offset, act_min, act_max);
         }
     }
+    /* the leftover channels by the 2-row loop: two channels of one pixel at a time, then the odd
+     * one for both pixels (x = its weights, rows = the two patches; the second is defined when
+     * `two` is 0: mf_conv_fast_s8 then gathers into `patch`) */
+    for (; oc + 1 < out_c; oc += 2) {
+        int32_t acc[2], p;
+        for (p = 0; p < 1 + two; ++p) {
+            acc[0] = bias_folded[oc];
+            acc[1] = bias_folded[oc + 1];
+            mf_dot2_armv6m(xa + p * dist, filter + oc * n, filter + (oc + 1) * n, n, acc);
+            (p ? out_b : out_a)[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min,
+                                                       act_max);
+            (p ? out_b : out_a)[oc + 1] = mf_requantize_s8(acc[1], multiplier[oc + 1], shift[oc + 1], output_offset,
+                                                           act_min, act_max);
+        }
+    }
+    if (oc < out_c) {
+        int32_t acc[2];
+        acc[0] = acc[1] = bias_folded[oc];
+        mf_dot2_armv6m(filter + oc * n, xa, xa + dist, n, acc);
+        out_a[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+        if (two)
+            out_b[oc] = mf_requantize_s8(acc[1], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+        ++oc;
+    }
 #elif !defined(MF_USE_DSP)
     /* without DSP: four channels x two pixels (every offset is a literal: one LDRSB each) */
     for (oc = 0; oc + 3 < out_c; oc += 4) {

@@ -98,4 +98,50 @@ __attribute__((always_inline)) static inline void mf_dot4_armv6m(const int8_t *x
         mf_dot4_armv6m_loop_no_offset(&args);
 }
 
+/* acc[k] += sum_{i<n} w_k[i] * x[i] for the two rows w_0, w_1 (no offset): the same loop with two
+ * rows, 9 instructions per 2 MACs, the accumulators in r3/r4 (no high registers). It runs the
+ * specialised conv's leftover channels (out_c mod 4) that gcc's C loops spill on this core; x and
+ * the rows are interchangeable (one channel of two pixels: x = the weights, rows = the patches).
+ * Uses args->x_end, w0_end, w1_end, minus_n and acc. */
+__attribute__((naked, noinline, unused)) static void mf_dot2_armv6m_loop(const mf_dot4_armv6m_args *args)
+{
+    (void)args;
+    __asm__ volatile(
+        "push {r4, r5, r6, r7}\n\t"
+        "ldr r6, [r0, #28]\n\t"                         /* acc */
+        "push {r6}\n\t"
+        "ldr r3, [r6, #0]\n\tldr r4, [r6, #4]\n\t"
+        "ldr r5, [r0, #20]\n\t"                         /* i = -n */
+        "ldr r1, [r0, #4]\n\tldr r2, [r0, #8]\n\t"
+        "ldr r0, [r0, #0]\n"
+        "1:\n\t"
+        "ldrsb r6, [r0, r5]\n\t"
+        "ldrsb r7, [r1, r5]\n\t"
+        ".inst.n 0x4377\n\t" /* muls r7, r6 */
+        ".inst.n 0x19db\n\t" /* adds r3, r3, r7 */
+        "ldrsb r7, [r2, r5]\n\t"
+        ".inst.n 0x4377\n\t"
+        ".inst.n 0x19e4\n\t" /* adds r4, r4, r7 */
+        ".inst.n 0x3501\n\t" /* adds r5, #1: ++i, Z at the end */
+        "bne 1b\n\t"
+        "pop {r6}\n\t"
+        "str r3, [r6, #0]\n\tstr r4, [r6, #4]\n\t"
+        "pop {r4, r5, r6, r7}\n\t"
+        "bx lr\n\t");
+}
+
+__attribute__((always_inline)) static inline void mf_dot2_armv6m(const int8_t *x, const int8_t *w0, const int8_t *w1,
+                                                                int32_t n, int32_t *acc)
+{
+    mf_dot4_armv6m_args args;
+    if (n <= 0)
+        return;
+    args.x_end = x + n;
+    args.w0_end = w0 + n;
+    args.w1_end = w1 + n;
+    args.minus_n = -n;
+    args.acc = acc;
+    mf_dot2_armv6m_loop(&args);
+}
+
 #endif /* MCUFORGE_DOT_ARMV6M_H */
