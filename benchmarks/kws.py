@@ -1,7 +1,7 @@
 """Keyword-spotting benchmark: speaker-held-out cross-validation of the whole chain through int8,
 an MLP baseline on the same MFCCs, the firmware on QEMU and the streaming figures.
 
-    mcuforge bench kws [--folds 6] [--work DIR] [--stream-fold 0] [hydra overrides...]
+    mcuforge bench kws [--folds 6] [--work DIR [--reuse]] [--stream-fold 0] [hydra overrides...]
 
 Default overrides: dataset=fsdd features=mfcc model=dscnn (yours are appended). In --work/base the
 ingest and split stages run once; fold k tests on the k-th speaker, validates on the next and
@@ -32,7 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.crossval import fold_tables, run_fold  # noqa: E402
+from benchmarks.crossval import fold_tables, run_fold, run_stages  # noqa: E402
 from mcuforge import atomic  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
 
@@ -64,13 +64,14 @@ def fold_accuracy(work: Path) -> dict:
             "test_clips": int(len(y))}
 
 
-def baseline(work: Path, overrides: list[str]) -> float:
+def baseline(work: Path, overrides: list[str], reuse: bool = False) -> float:
     """model=dense trained by the train stage on the fold's features: its float test accuracy."""
     base = work / "baseline"
     (base / "data").mkdir(parents=True, exist_ok=True)
     if not (base / "data/features").exists():
         (base / "data/features").symlink_to(work / "data/features")
-    _stages(base, ["train"], [*overrides, "model=dense"])
+    compose(base / "params.yaml", [*overrides, "model=dense"], ROOT / "conf")
+    run_stages(base, ["train"], reuse)
     return json.loads((base / "reports/train.json").read_text())["test_accuracy"]
 
 
@@ -107,6 +108,7 @@ def streaming_figures(work: Path) -> dict:
     norm = json.loads((work / "data/features/normalization.json").read_text())
     scaler = {"mean": np.asarray(norm["mean"], np.float32), "std": np.asarray(norm["std"], np.float32)}
     c = make_mfcc_plan(features, rate).config
+    streaming.require_frame_features(c)  # before building: a clip-normalised model cannot stream
     defines = streaming.stream_defines(cfg, quant["output"]["scale"], c.hop_length / rate)
     test = load_arrays(work / "data/features/test.npz")
     pcm, events = generate_stream(test["windows"], np.asarray(test["y"]), cfg, rate)
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--stream-fold", type=int, default=0)
     parser.add_argument("--m3-windows", type=int, default=50, help="test clips run on the Cortex-M3")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: skip a fold's stage whose params and deps are unchanged since it ran there")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_kws.json")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
@@ -175,8 +179,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
-        result = run_fold(fold, fold_table, overrides, device=False)
-        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides))
+        result = run_fold(fold, fold_table, overrides, device=False, reuse=args.reuse)
+        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides, args.reuse))
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
                        "streaming": streaming_figures(fold)}
