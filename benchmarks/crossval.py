@@ -138,10 +138,14 @@ def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool
     (unpruned / "models/student.npz").write_bytes((work / "models/student.npz").read_bytes())
     as_pruned(unpruned)
     run_stages(unpruned, ["quantize"], reuse)
-    scratch = variant(work, "scratch", saved_arch(work / "models/pruned.npz"))
-    run_stages(scratch, ["distill"], reuse)
-    as_pruned(scratch)
-    run_stages(scratch, ["quantize"], reuse)
+    pruned_arch = saved_arch(work / "models/pruned.npz")
+    if pruned_arch == yaml.safe_load((work / "params.yaml").read_text())["model"]["student"]:
+        scratch = unpruned  # magnitude pruning keeps the shape: "from scratch" is the distilled student again
+    else:
+        scratch = variant(work, "scratch", pruned_arch)
+        run_stages(scratch, ["distill"], reuse)
+        as_pruned(scratch)
+        run_stages(scratch, ["quantize"], reuse)
     ratios = {}
     if device:
         run_stages(work, DEVICE_STAGES, reuse)
