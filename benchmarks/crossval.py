@@ -47,12 +47,13 @@ STAGES = ["features", "train", "distill", "prune", "quantize"]
 DEVICE_STAGES = ["codegen", "firmware"]
 
 
-def fold_tables(table: pd.DataFrame, folds: int) -> list[pd.DataFrame]:
-    """Subjects in sorted order dealt round-robin into `folds` groups."""
+def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None) -> list[pd.DataFrame]:
+    """Subjects in sorted order dealt round-robin into `folds` groups (the tables of folds `which`
+    only, if given: each is a copy of the whole table)."""
     subjects = sorted(table["subject"].unique())
     groups = [subjects[i::folds] for i in range(folds)]
     tables = []
-    for k in range(folds):
+    for k in (range(folds) if which is None else which):
         test, val = set(groups[k]), set(groups[(k + 1) % folds])
         split = np.where(table["subject"].isin(test), "test",
                          np.where(table["subject"].isin(val), "val", "train"))

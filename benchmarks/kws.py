@@ -191,10 +191,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     table = pd.read_parquet(base / "data/split.parquet")
     results, figures = [], {}
     chosen = args.run_folds if args.run_folds is not None else list(range(args.folds))[:args.only_folds]
-    tables = fold_tables(table, args.folds)
-    del table
     for k in chosen:
-        fold_table = tables[k]
+        fold_table = fold_tables(table, args.folds, [k])[0]  # one copy of the (large) table at a time
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
