@@ -167,6 +167,15 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
             "per_speaker": speakers, "class_mix": features.get("class_mix"), "per_fold": results}
 
 
+def merged(paths: list[Path], overrides: list[str], base: Path) -> dict:
+    """summarize() over the per_fold rows of several reports (fold order), with their figures."""
+    reports = [json.loads(path.read_text()) for path in paths]
+    # fold k tests the k-th speaker in sorted order (fold_tables), so speaker order is fold order
+    results = sorted((row for r in reports for row in r.get("per_fold", [])), key=lambda row: row["test_subjects"])
+    figures = {key: r[key] for r in reports for key in ("firmware", "streaming") if key in r}
+    return {**summarize(results, overrides, base), **figures}
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=6)
@@ -180,11 +189,23 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="with --work: skip a fold's stage whose params and deps are unchanged since it ran there")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_kws.json")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="no training: one report from the per_fold rows (and firmware / streaming "
+                             "figures) of these --run-folds reports of the same --work and overrides")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="no training: the firmware and streaming figures of --stream-fold, already trained in --work")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
     overrides = [*DEFAULTS, *args.overrides]
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-kws-"))
     base = work / "base"
+    if args.merge or args.figures_only:
+        summary = merged(args.merge, overrides, base) if args.merge else {
+            "firmware": firmware_figures(work / f"fold{args.stream_fold}", overrides, args.m3_windows),
+            "streaming": streaming_or_why_not(work / f"fold{args.stream_fold}")}
+        atomic.write_json(args.out, summary)
+        print(json.dumps({k: v for k, v in summary.items() if k != "per_fold"}, indent=2))
+        return
     if not (base / "data/split.parquet").exists():
         (base / "data").mkdir(parents=True, exist_ok=True)
         _stages(base, ["ingest", "split"], overrides)
