@@ -47,12 +47,13 @@ STAGES = ["features", "train", "distill", "prune", "quantize"]
 DEVICE_STAGES = ["codegen", "firmware"]
 
 
-def fold_tables(table: pd.DataFrame, folds: int) -> list[pd.DataFrame]:
-    """Subjects in sorted order dealt round-robin into `folds` groups."""
+def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None) -> list[pd.DataFrame]:
+    """Subjects in sorted order dealt round-robin into `folds` groups (the tables of folds `which`
+    only, if given: each is a copy of the whole table)."""
     subjects = sorted(table["subject"].unique())
     groups = [subjects[i::folds] for i in range(folds)]
     tables = []
-    for k in range(folds):
+    for k in (range(folds) if which is None else which):
         test, val = set(groups[k]), set(groups[(k + 1) % folds])
         split = np.where(table["subject"].isin(test), "test",
                          np.where(table["subject"].isin(val), "val", "train"))
@@ -138,10 +139,14 @@ def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool
     (unpruned / "models/student.npz").write_bytes((work / "models/student.npz").read_bytes())
     as_pruned(unpruned)
     run_stages(unpruned, ["quantize"], reuse)
-    scratch = variant(work, "scratch", saved_arch(work / "models/pruned.npz"))
-    run_stages(scratch, ["distill"], reuse)
-    as_pruned(scratch)
-    run_stages(scratch, ["quantize"], reuse)
+    pruned_arch = saved_arch(work / "models/pruned.npz")
+    if pruned_arch == yaml.safe_load((work / "params.yaml").read_text())["model"]["student"]:
+        scratch = unpruned  # magnitude pruning keeps the shape: "from scratch" is the distilled student again
+    else:
+        scratch = variant(work, "scratch", pruned_arch)
+        run_stages(scratch, ["distill"], reuse)
+        as_pruned(scratch)
+        run_stages(scratch, ["quantize"], reuse)
     ratios = {}
     if device:
         run_stages(work, DEVICE_STAGES, reuse)

@@ -1,7 +1,7 @@
 """Keyword-spotting benchmark: speaker-held-out cross-validation of the whole chain through int8,
 an MLP baseline on the same MFCCs, the firmware on QEMU and the streaming figures.
 
-    mcuforge bench kws [--folds 6] [--work DIR] [--stream-fold 0] [hydra overrides...]
+    mcuforge bench kws [--folds 6] [--work DIR [--reuse]] [--stream-fold 0] [hydra overrides...]
 
 Default overrides: dataset=fsdd features=mfcc model=dscnn (yours are appended). In --work/base the
 ingest and split stages run once; fold k tests on the k-th speaker, validates on the next and
@@ -32,7 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.crossval import fold_tables, run_fold  # noqa: E402
+from benchmarks.crossval import fold_tables, run_fold, run_stages  # noqa: E402
 from mcuforge import atomic  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
 
@@ -64,13 +64,14 @@ def fold_accuracy(work: Path) -> dict:
             "test_clips": int(len(y))}
 
 
-def baseline(work: Path, overrides: list[str]) -> float:
+def baseline(work: Path, overrides: list[str], reuse: bool = False) -> float:
     """model=dense trained by the train stage on the fold's features: its float test accuracy."""
     base = work / "baseline"
     (base / "data").mkdir(parents=True, exist_ok=True)
     if not (base / "data/features").exists():
         (base / "data/features").symlink_to(work / "data/features")
-    _stages(base, ["train"], [*overrides, "model=dense"])
+    compose(base / "params.yaml", [*overrides, "model=dense"], ROOT / "conf")
+    run_stages(base, ["train"], reuse)
     return json.loads((base / "reports/train.json").read_text())["test_accuracy"]
 
 
@@ -107,6 +108,7 @@ def streaming_figures(work: Path) -> dict:
     norm = json.loads((work / "data/features/normalization.json").read_text())
     scaler = {"mean": np.asarray(norm["mean"], np.float32), "std": np.asarray(norm["std"], np.float32)}
     c = make_mfcc_plan(features, rate).config
+    streaming.require_frame_features(c)  # before building: a clip-normalised model cannot stream
     defines = streaming.stream_defines(cfg, quant["output"]["scale"], c.hop_length / rate)
     test = load_arrays(work / "data/features/test.npz")
     pcm, events = generate_stream(test["windows"], np.asarray(test["y"]), cfg, rate)
@@ -137,6 +139,18 @@ def streaming_figures(work: Path) -> dict:
             "instructions_per_hop_counted": counts, "qemu_seconds": round(qemu_s, 1)}
 
 
+def streaming_or_why_not(work: Path) -> dict:
+    """streaming_figures, or why the fold's features cannot stream (features.clip_norm)."""
+    from mcuforge.errors import McuforgeError
+
+    try:
+        return streaming_figures(work)
+    except McuforgeError as err:
+        if "clip_norm" not in str(err):
+            raise
+        return {"refused": str(err)}
+
+
 def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
     def stat(key, fn):
         return round(float(fn([r[key] for r in results])), 4)
@@ -153,33 +167,61 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
             "per_speaker": speakers, "class_mix": features.get("class_mix"), "per_fold": results}
 
 
+def merged(paths: list[Path], overrides: list[str], base: Path) -> dict:
+    """summarize() over the per_fold rows of several reports (fold order), with their figures."""
+    reports = [json.loads(path.read_text()) for path in paths]
+    # fold k tests the k-th speaker in sorted order (fold_tables), so speaker order is fold order
+    results = sorted((row for r in reports for row in r.get("per_fold", [])), key=lambda row: row["test_subjects"])
+    figures = {key: r[key] for r in reports for key in ("firmware", "streaming") if key in r}
+    return {**summarize(results, overrides, base), **figures}
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=6)
     parser.add_argument("--only-folds", type=int, default=None, help="run the first N folds of --folds")
+    parser.add_argument("--run-folds", type=lambda text: [int(k) for k in text.split(",")], default=None,
+                        help="comma-separated fold indices to run (e.g. 2,3: parallel runs into one --work, "
+                             "then one --reuse run over all folds writes the summary)")
     parser.add_argument("--stream-fold", type=int, default=0)
     parser.add_argument("--m3-windows", type=int, default=50, help="test clips run on the Cortex-M3")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: skip a fold's stage whose params and deps are unchanged since it ran there")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_kws.json")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="no training: one report from the per_fold rows (and firmware / streaming "
+                             "figures) of these --run-folds reports of the same --work and overrides")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="no training: the firmware and streaming figures of --stream-fold, already trained in --work")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
     overrides = [*DEFAULTS, *args.overrides]
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-kws-"))
     base = work / "base"
+    if args.merge or args.figures_only:
+        summary = merged(args.merge, overrides, base) if args.merge else {
+            "firmware": firmware_figures(work / f"fold{args.stream_fold}", overrides, args.m3_windows),
+            "streaming": streaming_or_why_not(work / f"fold{args.stream_fold}")}
+        atomic.write_json(args.out, summary)
+        print(json.dumps({k: v for k, v in summary.items() if k != "per_fold"}, indent=2))
+        return
     if not (base / "data/split.parquet").exists():
         (base / "data").mkdir(parents=True, exist_ok=True)
         _stages(base, ["ingest", "split"], overrides)
     table = pd.read_parquet(base / "data/split.parquet")
     results, figures = [], {}
-    for k, fold_table in enumerate(fold_tables(table, args.folds)[:args.only_folds]):
+    chosen = args.run_folds if args.run_folds is not None else list(range(args.folds))[:args.only_folds]
+    for k in chosen:
+        fold_table = fold_tables(table, args.folds, [k])[0]  # one copy of the (large) table at a time
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
-        result = run_fold(fold, fold_table, overrides, device=False)
-        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides))
+        result = run_fold(fold, fold_table, overrides, device=False, reuse=args.reuse)
+        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides, args.reuse))
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
-                       "streaming": streaming_figures(fold)}
+                       "streaming": streaming_or_why_not(fold)}
             print(f"fold {k} figures: {json.dumps(figures)}", flush=True)
         results.append(result)
         print(f"fold {k}: {json.dumps(result)}", flush=True)

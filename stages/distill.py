@@ -44,7 +44,8 @@ def main() -> None:
         return student, history
 
     student, history = train_student(cfg["alpha"], "distill")
-    alone, _ = train_student(0.0, "no-teacher")
+    # alpha 0 is already the hard-label student: same seed, same loss, deterministic -> the same model
+    alone = student if cfg["alpha"] == 0.0 else train_student(0.0, "no-teacher")[0]
 
     training.save_weights("models/student.npz", student)
     training.write_history_csv("reports/plots/distill_history.csv", history)

@@ -15,6 +15,7 @@ from mcuforge.data.kws_balance import balance_split, class_mix, is_kws
 from mcuforge.errors import McuforgeError, stage_main
 from mcuforge.dsp.feature_blocks import block_feature_names, compute_block
 from mcuforge.data.normalization import fit_standardizer, standardize
+from mcuforge.data.spec_mask import mask_augmented
 from mcuforge.params import load_params
 from mcuforge.data.windowing import make_windows, samples_per
 
@@ -53,6 +54,8 @@ def main() -> None:
     scaler = fit_standardizer(per_split["train"]["x"][recorded])
     for split, arrays in per_split.items():
         arrays["x"] = standardize(arrays["x"], scaler)
+        if split == "train" and is_kws(dataset):
+            arrays["x"] = mask_augmented(arrays["x"], arrays["augmented"], params["augment"])
         if split == "train":  # raw train windows are only needed to compute x; keep the cache small
             del arrays["windows"]
         save_arrays(f"data/features/{split}.npz", arrays)

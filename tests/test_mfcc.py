@@ -53,6 +53,9 @@ CONFIGS = {
                                             fmax_hz=3800),
     "q15_fft128_20_mel": mfcc_cfg(variant="q15", window_ms=250, stride_ms=250, frame_ms=16,
                                   hop_ms=8, fft_length=128, mel_bands=20, coefficients=12),
+    "f32_clip_mean": mfcc_cfg(clip_norm="mean"),
+    "q15_clip_mean_short": mfcc_cfg(variant="q15", clip_norm="mean", window_ms=500,
+                                            stride_ms=500, coefficients=13),
 }
 
 
@@ -199,6 +202,7 @@ BAD = [
     ({"window": "blackman"}, "features.window"),
     ({"log_floor": 1e-10}, "features.log_floor"),
     ({"fft_size": 256}, "features.fft_size"),
+    ({"clip_norm": "mean_var"}, "features.clip_norm"),
 ]
 
 
@@ -206,6 +210,32 @@ BAD = [
 def test_bad_config_names_the_field(change, field):
     with pytest.raises(McuforgeError, match=field.replace(".", r"\.")):
         make_mfcc_plan(mfcc_cfg(**change), RATE_HZ)
+
+
+@pytest.mark.parametrize("variant", ["f32", "q15"])
+def test_clip_mean_normalisation_removes_each_coefficients_clip_mean(variant):
+    """clip_norm mean = the unnormalised MFCC minus its per-clip, per-coefficient mean over the
+    frames (float32, summed in frame order as the C twin): the clip mean is then ~0."""
+    cfg = mfcc_cfg(variant=variant)
+    pcm = fsdd_clips(window_samples(cfg))
+    plain = mfcc_features_batch(windows_of(pcm), make_mfcc_plan(cfg, RATE_HZ))
+    plan = make_mfcc_plan({**cfg, "clip_norm": "mean"}, RATE_HZ)
+    normed = mfcc_features_batch(windows_of(pcm), plan)
+    mean = np.zeros((len(plain), plain.shape[2]), np.float32)
+    for f in range(plain.shape[1]):
+        mean += plain[:, f]
+    np.testing.assert_array_equal(normed, plain - (mean / np.float32(plain.shape[1]))[:, None, :])
+    assert np.abs(normed.mean(axis=1)).max() < 1e-4 < np.abs(plain.mean(axis=1)).max()
+    np.testing.assert_array_equal(mfcc_features(windows_of(pcm)[3], plan), normed[3])
+
+
+def test_streaming_refuses_clip_normalisation():
+    from mcuforge.firmware.streaming import stream_reference
+
+    with pytest.raises(McuforgeError, match=r"features\.clip_norm='mean'.*clip_norm: none"):
+        stream_reference(np.zeros(16000, np.int16), mfcc_cfg(clip_norm="mean"), RATE_HZ,
+                         {"mean": np.zeros(10, np.float32), "std": np.ones(10, np.float32)},
+                         {"scale": 0.1, "zero_point": 0}, b"", every=1)
 
 
 def test_q15_refuses_non_pcm_samples():
@@ -249,7 +279,8 @@ def qemu_outputs(core_name: str, cfg: dict, pcm: np.ndarray, py: np.ndarray,
 
 
 QEMU_CASES = [("cortex-m4", "f32_default"), ("cortex-m3", "f32_default"),
-              ("cortex-m4", "q15_default"), ("cortex-m3", "q15_default")]
+              ("cortex-m4", "q15_default"), ("cortex-m3", "q15_default"),
+              ("cortex-m4", "f32_clip_mean"), ("cortex-m3", "f32_clip_mean")]
 
 
 @pytest.mark.parametrize("core,name", QEMU_CASES, ids=[f"{c}-{n}" for c, n in QEMU_CASES])

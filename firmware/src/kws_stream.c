@@ -5,6 +5,10 @@
 
 #include "mcuforge/features.h"
 
+#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
+#error "features.clip_norm: mean needs the whole clip's frames; a stream classifies a sliding ring of frames as they arrive. Build the streaming image with features.clip_norm: none"
+#endif
+
 #define N_FRAMES MCUFORGE_FEATURES_N_FRAMES
 #define N_COEFFS MCUFORGE_FEATURES_N_COEFFS
 

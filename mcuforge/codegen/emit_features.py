@@ -217,6 +217,7 @@ def _mfcc_lines(normalization: dict, features_cfg: dict, sample_rate_hz: float) 
         _scalar_int("N_FEATURES", n_features),
         _scalar_int("N_SCALER", k["coefficients"]),
         _scalar_int("MFCC_Q15", k["q15"]),
+        _scalar_int("MFCC_CLIP_NORM", k["clip_norm"]),
         *[_scalar_int(name.upper(), k[name]) for name in (
             "frame_length", "hop_length", "n_frames", "fft_length", "mel_bands", "n_filter_coefs")],
         _scalar_int("N_COEFFS", k["coefficients"]),

@@ -167,12 +167,21 @@ def _frames(samples: np.ndarray, plan: MfccPlan, instance) -> np.ndarray:
     return out
 
 
+def clip_normalize(features: np.ndarray, plan: MfccPlan) -> np.ndarray:
+    """features.clip_norm over (N, frames, coefficients): `mean` subtracts from each coefficient its
+    mean over the clip's frames (cepstral mean normalisation, against speaker / channel shift).
+    Float32 as the C twin (mfcc.c clip_normalize): sum frame by frame in order, / frames, subtract."""
+    if plan.config.clip_norm == "none":
+        return features
+    acc = np.zeros((features.shape[0], features.shape[2]), dtype=F32)
+    for f in range(features.shape[1]):
+        acc += features[:, f]
+    return features - (acc / F32(features.shape[1]))[:, None, :]
+
+
 def mfcc_features(window: np.ndarray, plan: MfccPlan) -> np.ndarray:
     """One window (T,) or (T, 1) -> (frames, coefficients) float32."""
-    samples = _check(window, plan, batch=False)
-    if plan.config.variant == "f32":
-        return host_dsp.mfcc_f32_batch(samples[None], plan)[0]
-    return _frames(samples, plan, mfcc_instance(plan))
+    return mfcc_features_batch(_check(window, plan, batch=False)[None], plan)[0]
 
 
 def _wheel_batch(samples: np.ndarray, plan: MfccPlan) -> np.ndarray:
@@ -188,13 +197,13 @@ def mfcc_features_batch(windows: np.ndarray, plan: MfccPlan) -> np.ndarray:
     windows and frames inside), q15 through the cmsisdsp API with one instance for the batch."""
     samples = _check(windows, plan, batch=True)
     if plan.config.variant == "f32":
-        return host_dsp.mfcc_f32_batch(samples, plan)
-    return _wheel_batch(samples, plan)
+        return clip_normalize(host_dsp.mfcc_f32_batch(samples, plan), plan)
+    return clip_normalize(_wheel_batch(samples, plan), plan)
 
 
 def wheel_mfcc_f32_batch(windows: np.ndarray, plan: MfccPlan) -> np.ndarray:
     """The reference: the cmsisdsp wheel's arm_mfcc_f32 on the same windows (f32 plans)."""
-    return _wheel_batch(_check(windows, plan, batch=True), plan)
+    return clip_normalize(_wheel_batch(_check(windows, plan, batch=True), plan), plan)
 
 
 def feature_names(plan: MfccPlan) -> list[str]:
@@ -208,6 +217,7 @@ def plan_constants(plan: MfccPlan) -> dict:
     c = plan.config
     return {
         "window_length": c.window_length, "q15": int(c.variant == "q15"),
+        "clip_norm": int(c.clip_norm == "mean"),
         "frame_length": c.frame_length, "hop_length": c.hop_length, "n_frames": c.n_frames,
         "fft_length": c.fft_length, "mel_bands": c.mel_bands, "coefficients": c.coefficients,
         "n_filter_coefs": len(plan.filter_coefs), "window_coefs": plan.window_coefs.copy(),

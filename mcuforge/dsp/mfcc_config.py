@@ -11,10 +11,12 @@ from mcuforge.errors import McuforgeError
 
 CONF = "conf/features/mfcc.yaml"
 KEYS = ("block", "window_ms", "stride_ms", "variant", "output", "frame_ms", "hop_ms", "fft_length",
-        "mel_bands", "coefficients", "fmin_hz", "fmax_hz", "log_floor", "window")
+        "mel_bands", "coefficients", "fmin_hz", "fmax_hz", "log_floor", "window", "clip_norm")
 VARIANTS = ("f32", "q15")
 OUTPUTS = ("mfcc", "log_mel")
 WINDOWS = ("hann", "hamming")
+# Per-clip cepstral normalisation over the window's frames (mcuforge.dsp.mfcc.clip_normalize).
+CLIP_NORMS = ("none", "mean")
 # arm_mfcc_init_<N>_f32 / _q15 exist for these lengths only.
 FFT_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 # arm_mfcc_f32 adds this before its log (arm_offset_f32(pTmp, 1.0e-6f, ...)); it has no parameter.
@@ -37,6 +39,7 @@ class MfccConfig:
     fmin_hz: float
     fmax_hz: float
     window: str
+    clip_norm: str          # none | mean: subtract each coefficient's mean over the clip's frames
 
     @property
     def n_frames(self) -> int:
@@ -102,6 +105,7 @@ def validate_mfcc_config(cfg: dict, sample_rate_hz: float) -> MfccConfig:
     variant = _choice(cfg, "variant", VARIANTS)
     output = _choice(cfg, "output", OUTPUTS)
     window = _choice(cfg, "window", WINDOWS)
+    clip_norm = _choice(cfg, "clip_norm", CLIP_NORMS)
     frame = _samples(cfg, "frame_ms", rate)
     hop = _samples(cfg, "hop_ms", rate)
     if frame > window_length:
@@ -139,4 +143,4 @@ def validate_mfcc_config(cfg: dict, sample_rate_hz: float) -> MfccConfig:
         sample_rate_hz=rate, window_ms=float(cfg["window_ms"]), stride_ms=float(cfg["stride_ms"]),
         window_length=window_length, variant=variant, output=output, frame_length=frame,
         hop_length=hop, fft_length=fft, mel_bands=mel_bands, coefficients=coefficients,
-        fmin_hz=fmin, fmax_hz=fmax, window=window)
+        fmin_hz=fmin, fmax_hz=fmax, window=window, clip_norm=clip_norm)

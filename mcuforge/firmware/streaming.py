@@ -92,11 +92,20 @@ def count_per_hop(core, elf: Path, pcm: np.ndarray) -> list[int]:
     return counts
 
 
+def require_frame_features(c) -> None:
+    """A stream's features are per frame: features.clip_norm (over a whole clip) is refused."""
+    if c.clip_norm != "none":
+        raise McuforgeError(f"features.clip_norm={c.clip_norm!r} normalises over a whole clip; streaming "
+                            "classifies a sliding ring of frames as they arrive. Use features.clip_norm: none "
+                            "for a streaming image (conf/features/mfcc.yaml)")
+
+
 def stream_reference(pcm: np.ndarray, features_cfg: dict, rate: float, scaler: dict, quant: dict,
                      model: bytes, every: int) -> dict:
     """What the device must compute: per classification its hop and int8 logits."""
     plan = make_mfcc_plan(features_cfg, rate)
     c = plan.config
+    require_frame_features(c)
     samples = np.asarray(pcm, np.int16).astype(np.float32) / np.float32(32768.0)
     n_hops = (len(samples) - c.frame_length) // c.hop_length + 1
     instance = mfcc_instance(plan)

@@ -1,7 +1,8 @@
 /* int16 PCM harness for the mfcc block's entry points (tests/test_mfcc.py).
  * Per clip of WINDOW_LENGTH int16 samples it emits, in order:
  *   N_FEATURES float32 from mcuforge_mfcc_features_pcm (whole clip from PCM),
- *   N_FEATURES float32 from mcuforge_mfcc_frame_pcm, frame by frame (the streaming call),
+ *   N_FEATURES float32 from mcuforge_mfcc_frame_pcm, frame by frame (the streaming call), then
+ *   mcuforge_mfcc_clip_normalize (features.clip_norm over the clip),
  *   N_FEATURES float32 from mcuforge_features_float on pcm / 32768 (the float-window path),
  *   N_FEATURES int8 from mcuforge_features_pcm.
  * Host: clips on stdin, raw bytes on stdout. -DMF_QEMU: clips compiled in (mf_clips.h: MF_N_CLIPS,
@@ -28,6 +29,7 @@ static int run_clip(const int16_t *pcm)
         if (mcuforge_mfcc_frame_pcm(pcm + f * MCUFORGE_FEATURES_HOP_LENGTH,
                                     frame_features + f * MCUFORGE_FEATURES_N_COEFFS) != 0)
             return 4;
+    mcuforge_mfcc_clip_normalize(frame_features);
     for (i = 0; i < WINDOW_LENGTH; ++i)
         window[i] = (float)pcm[i] * (1.0f / 32768.0f);
     if (mcuforge_features_float(window, float_features) != 0 ||

@@ -118,11 +118,35 @@ static int frame_from_float(const float *samples, float *coeffs)
     return run_frame(coeffs);
 }
 
+/* mcuforge.dsp.mfcc.clip_normalize: features.clip_norm over one clip's N_FRAMES x N_COEFFS. mean:
+ * each coefficient's float32 sum over the frames in order, / N_FRAMES, subtracted (no-op: none). */
+void mcuforge_mfcc_clip_normalize(float *features)
+{
+#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
+    float mean[N_COEFFS];
+    int f, i;
+    for (i = 0; i < N_COEFFS; ++i)
+        mean[i] = 0.0f;
+    for (f = 0; f < N_FRAMES; ++f)
+        for (i = 0; i < N_COEFFS; ++i)
+            mean[i] += features[f * N_COEFFS + i];
+    for (i = 0; i < N_COEFFS; ++i)
+        mean[i] = mean[i] / (float)N_FRAMES;
+    for (f = 0; f < N_FRAMES; ++f)
+        for (i = 0; i < N_COEFFS; ++i)
+            features[f * N_COEFFS + i] -= mean[i];
+#else
+    (void)features;
+#endif
+}
+
 int mcuforge_mfcc_features(const float *window, float *features)
 {
     int f, status = MCUFORGE_FEATURES_OK;
     for (f = 0; f < N_FRAMES && status == MCUFORGE_FEATURES_OK; ++f)
         status = frame_from_float(window + f * HOP_LENGTH, features + f * N_COEFFS);
+    if (status == MCUFORGE_FEATURES_OK)
+        mcuforge_mfcc_clip_normalize(features);
     return status;
 }
 
@@ -133,6 +157,8 @@ int mcuforge_mfcc_features_pcm(const int16_t *pcm, float *features)
         return MCUFORGE_FEATURES_ERROR_ARGUMENT;
     for (f = 0; f < N_FRAMES && status == MCUFORGE_FEATURES_OK; ++f)
         status = mcuforge_mfcc_frame_pcm(pcm + f * HOP_LENGTH, features + f * N_COEFFS);
+    if (status == MCUFORGE_FEATURES_OK)
+        mcuforge_mfcc_clip_normalize(features);
     return status;
 }
 

@@ -39,10 +39,13 @@ int mcuforge_features_quantize(const float *features, int first, int count, int8
  * mcuforge_features_pcm: WINDOW_LENGTH samples -> N_FEATURES int8 (= mcuforge_features).
  * mcuforge_mfcc_features_pcm: WINDOW_LENGTH samples -> N_FRAMES x N_COEFFS floats.
  * mcuforge_mfcc_frame_pcm: one frame of FRAME_LENGTH samples -> N_COEFFS floats, the per-hop
- * call of a streaming caller (frame f of a window starts at sample f * HOP_LENGTH). */
+ * call of a streaming caller (frame f of a window starts at sample f * HOP_LENGTH).
+ * mcuforge_mfcc_clip_normalize: features.clip_norm over one clip's N_FRAMES x N_COEFFS (the whole-clip
+ * entry points apply it; frames from mcuforge_mfcc_frame_pcm need it once the clip is complete). */
 int mcuforge_features_pcm(const int16_t *pcm, int8_t *model_input);
 int mcuforge_mfcc_features_pcm(const int16_t *pcm, float *features);
 int mcuforge_mfcc_frame_pcm(const int16_t *pcm, float *coeffs);
+void mcuforge_mfcc_clip_normalize(float *features);
 
 #ifdef __cplusplus
 }
