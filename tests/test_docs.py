@@ -207,3 +207,10 @@ def test_a_changed_report_makes_the_check_fail(tmp_path, report, key, value, pag
     with pytest.raises(McuforgeError, match=re.escape(page)):
         update(root, check=True)
     assert update(root) and update(root, check=True) == [], "rewriting the tables makes them agree again"
+
+
+def test_testing_page_lists_every_test_file():
+    """docs/testing.md says what each test file checks: a new file without its row fails here."""
+    page = (DOCS / "testing.md").read_text()
+    unlisted = [p.name for p in sorted((ROOT / "tests").glob("test_*.py")) if f"| `{p.name}` |" not in page]
+    assert not unlisted, f"docs/testing.md: add a row to 'What each file checks' for {unlisted}"
