@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from dvc_repo import cached_outs, copy_repo, digests, remove, run
+from dvc_repo import cached_outs, clone_built, copy_repo, digests, remove, run
 from logits_check import assert_generated_c_matches, int8_inputs
 from mcuforge.arrays import load_arrays
 from mcuforge.codegen.tflm_reference import tflm_outputs
@@ -57,7 +56,7 @@ def report(repo: Path, stage: str) -> dict:
 def own_repo(repo, tmp_path) -> Path:
     """A copy of the built repository (workspace, cache, run-cache) for a test that changes params or
     outputs, so no test depends on what another left behind (any order, any subset)."""
-    return Path(shutil.copytree(repo, tmp_path / "repo", symlinks=True))
+    return clone_built(repo, tmp_path / "repo")
 
 
 def test_reports_hold_the_required_keys(repo):

@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mcuforge.experiments import loopback_ray as ray_cluster
 from dvc_repo import clone_built, commit, dvc_env, run
