@@ -11,7 +11,8 @@ not pruning and with simply training the smaller model. On the first --device-fo
 firmware run for the pruned and the unpruned student: `pruned_weights_ratio` (codegen weights_bytes)
 and `pruned_instructions_ratio` (QEMU instructions per inference) are their means.
 
-    mcuforge bench crossval [--folds 5] [--max-folds N] [--device-folds 1] [--work DIR] [--reuse] [overrides...]
+    mcuforge bench crossval [--folds 5] [--max-folds N | --run-folds K,K] [--device-folds 1] [--work DIR] [--reuse] [overrides...]
+    mcuforge bench crossval --merge A.json B.json [--out PATH] [overrides...]
 
 With --work DIR --reuse, a stage whose dvc.yaml params and deps (code and the fold's inputs, by
 content) are unchanged since it last ran in DIR is not run again: trying another prune config
@@ -189,29 +190,52 @@ def summarize(results: list[dict], overrides: list[str]) -> dict:
     return summary
 
 
+def merged(paths: list[Path], overrides: list[str]) -> dict:
+    """summarize() over the per_fold rows of several reports, one row per set of test subjects."""
+    reports = [json.loads(path.read_text()) for path in paths]
+    for path, report_ in zip(paths, reports):
+        if report_.get("overrides", []) != overrides:
+            raise SystemExit(f"error: {path}: overrides {report_.get('overrides')} differ from {overrides}: "
+                             "merge only runs of the same config (pass its overrides)")
+    rows = {tuple(row["test_subjects"]): row for r in reports for row in r.get("per_fold", [])}
+    return summarize([rows[key] for key in sorted(rows)], overrides)
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-folds", type=int, default=None,
                         help="run only the first N folds of the --folds split (a quicker, partial run)")
+    parser.add_argument("--run-folds", type=lambda text: [int(k) for k in text.split(",")], default=None,
+                        help="comma-separated fold indices to run (e.g. 3,4: parallel runs, each with its own "
+                             "--out, then --merge)")
     parser.add_argument("--device-folds", type=int, default=1,
-                        help="folds on which codegen + firmware measure the weights and instructions ratios")
+                        help="the first N folds run measure the weights and instructions ratios (codegen + firmware)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true",
                         help="with --work: skip a stage whose params and deps are unchanged since it ran there")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/bench_crossval.json")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="no training: one report from the per_fold rows of these reports of the same "
+                             "overrides (a fold in several: the last one's row)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
+    if args.merge:
+        summary = merged(args.merge, args.overrides)
+        atomic.write_json(args.out, summary)
+        print(json.dumps({k: v for k, v in summary.items() if k != "per_fold"}, indent=2))
+        return
 
     table = pd.read_parquet(ROOT / "data/split.parquet")
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-crossval-"))
     results = []
-    for k, fold_table in enumerate(fold_tables(table, args.folds)[:args.max_folds]):
-        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides, k < args.device_folds,
-                                args.reuse))
+    chosen = args.run_folds if args.run_folds is not None else list(range(args.folds))[:args.max_folds]
+    for n, k in enumerate(chosen):
+        fold_table = fold_tables(table, args.folds, [k])[0]
+        results.append(run_fold(work / f"fold{k}", fold_table, args.overrides, n < args.device_folds, args.reuse))
         print(f"fold {k}: {json.dumps(results[-1])}", flush=True)
-    summary = summarize(results, args.overrides)
-    atomic.write_json(args.out, summary)
+        summary = summarize(results, args.overrides)
+        atomic.write_json(args.out, summary)  # after every fold: an interrupted run keeps what it measured
     print(json.dumps({k: v for k, v in summary.items() if k != "per_fold"}, indent=2))
 
 

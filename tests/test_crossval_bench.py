@@ -43,6 +43,23 @@ def test_summary_has_the_issue_fields_and_device_ratios_only_from_device_folds()
     assert crossval.summarize([fold(0.8, False)], [])["pruned_weights_ratio"] is None
 
 
+def test_merge_keeps_one_row_per_test_group_and_refuses_other_overrides(tmp_path):
+    """--merge: reports of --run-folds runs become one summary; a fold in two reports counts once
+    (the later report's row); a report of another config is refused, naming it."""
+    import json
+    rows = [dict(fold(acc, device), test_subjects=[subject]) for acc, device, subject in
+            ((0.8, True, "s01"), (0.9, False, "s02"), (0.7, False, "s02"))]
+    paths = []
+    for name, part in (("a", rows[:2]), ("b", rows[2:])):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(crossval.summarize(part, [])))
+    summary = crossval.merged(paths, [])
+    assert summary["folds"] == 2 and [r["test_subjects"] for r in summary["per_fold"]] == [["s01"], ["s02"]]
+    assert summary["int8_accuracy_mean"] == pytest.approx(0.75) and summary["device_folds"] == 1
+    with pytest.raises(SystemExit, match="a.json: overrides"):
+        crossval.merged(paths, ["prune.keep=0.3"])
+
+
 def test_stage_stamp_follows_the_stage_params_and_deps_only(tmp_path):
     """--reuse skips a stage only when its stamp is unchanged: another prune param or other
     features change prune's stamp; a quantize param does not."""
