@@ -70,6 +70,7 @@ def test_instruction_count_is_deterministic(core_name, tmp_path):
 # the documented input. Shapes: 2-D and 1-D convolutions with padding, stride 2, dilation 2
 # (gathered patches) and in-place patches; max / average pooling; MEAN.
 QEMU_OP_CASES = ("conv2d_same_relu", "conv2d_valid_stride2_relu6", "conv2d_dilation2", "conv1d_valid",
+                 "conv2d_left_shift_relu6",
                  "max_pool_same_stride2", "avg_pool_same_stride2", "mean_1d")
 
 

@@ -4,6 +4,8 @@ kernels. Bit-exactness of the C bodies against tflite_micro is tests/test_kernel
 the portable and the emulated-DSP loops) and tests/test_baremetal.py (QEMU Cortex-M3 and M4)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, specialise_conv
@@ -48,8 +50,24 @@ def test_one_dimensional_conv_reads_patches_in_place():
 
 
 def test_two_dimensional_conv_gathers_patches():
-    g = geometry(_conv_step(ih=6, iw=5, kw=3).params)
+    g = geometry(_conv_step(ih=6, iw=5, kw=3).params, (-3, -3))
     assert g["contiguous"] == 0 and g["pdist"] == 3 * 3 * 3
+
+
+def _with_consts(step: Step, **values) -> Step:
+    consts = tuple(ConstArray(c.suffix, c.ctype, values.get(c.suffix, c.values)) for c in step.consts)
+    return replace(step, consts=consts)
+
+
+def test_output_stage_literals_follow_the_multipliers_and_shifts():
+    """right_shifts_only = 1 lets the kernel drop the left-shift path: only when no shift is > 0;
+    a negative multiplier (which TFLite never makes) keeps the portable kernel, whose output
+    stage handles it."""
+    assert specialise_conv(_conv_step()).params["right_shifts_only"] == 1  # shifts -3, -3
+    assert specialise_conv(_with_consts(_conv_step(), shift=(-3, 2))).params["right_shifts_only"] == 0
+    assert specialise_conv(_with_consts(_conv_step(), shift=(0, -1))).params["right_shifts_only"] == 1
+    negative = _with_consts(_conv_step(), multiplier=(1 << 30, -(1 << 30)))
+    assert specialise_conv(negative) is negative
 
 
 def test_conv_without_bias_and_fallbacks():

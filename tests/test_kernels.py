@@ -56,6 +56,14 @@ def _keras_model(seed: int, input_shape, body):
     return tf.keras.Model(inputs, body(tf.keras.layers, inputs))
 
 
+def _channel_scaled(scales: tuple[float, ...]):
+    """A kernel initializer: standard normal weights times scales[output channel]."""
+    def init(shape, dtype=None):
+        tf = _tf()
+        return tf.random.normal(shape, dtype=dtype or "float32") * tf.constant(scales, dtype=dtype or "float32")
+    return init
+
+
 def _bias():
     return _tf().keras.initializers.RandomNormal(stddev=0.3)
 
@@ -69,6 +77,11 @@ OP_CASES = {
     "conv2d_same_stride2_even": ((8, 8, 2), lambda L, x: L.Conv2D(3, 4, strides=2, padding="same")(x), True),
     "conv2d_dilation2": ((10, 9, 2), lambda L, x: L.Conv2D(3, 3, dilation_rate=2, padding="same",
                                                             bias_initializer=_bias())(x), True),
+    # weights of 0.1 to 300 per output channel under RELU6: effective scales above 1 (positive shifts,
+    # the left-shift path of the output stage) beside negative ones, a clamp range narrower than int8
+    "conv2d_left_shift_relu6": ((8, 6, 3), lambda L, x: L.Conv2D(4, 3, padding="same", activation="relu6",
+                                                                  kernel_initializer=_channel_scaled(
+                                                                      (0.1, 30.0, 100.0, 300.0)))(x), True),
     "conv2d_per_tensor": ((6, 6, 3), lambda L, x: L.Conv2D(4, 3, activation="relu")(x), False),
     "conv1d_valid": ((30, 4), lambda L, x: L.Conv1D(6, 5, activation="relu", bias_initializer=_bias())(x), True),
     "depthwise_dm2_same_relu": ((7, 7, 3), lambda L, x: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same",

@@ -28,8 +28,9 @@ def fold_bias(bias: tuple[int, ...] | None, weights: tuple[int, ...], out_c: int
     return wrap_int32(b + input_offset * w.sum(axis=1))
 
 
-def geometry(p: dict) -> dict:
-    """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order."""
+def geometry(p: dict, shifts: tuple[int, ...]) -> dict:
+    """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order
+    (right_shifts_only: every per-channel shift <= 0, so the kernel's left-shift path folds away)."""
     i, f, o = p["input"], p["filter"], p["output"]
     n = f["h"] * f["w"] * i["c"]
     rows_adjacent = f["h"] == 1 or p["dilation_h"] * i["w"] == f["w"]
@@ -41,22 +42,24 @@ def geometry(p: dict) -> dict:
     return dict(in_h=i["h"], in_w=i["w"], c=i["c"], fh=f["h"], fw=f["w"], out_h=o["h"], out_w=o["w"],
                 out_c=o["c"], sh=p["stride_h"], sw=p["stride_w"], dh=p["dilation_h"], dw=p["dilation_w"],
                 pad_h=p["pad_h"], pad_w=p["pad_w"], input_zp=-p["input_offset"], contiguous=contiguous,
-                pdist=pdist, output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"])
+                pdist=pdist, output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"],
+                right_shifts_only=int(all(v <= 0 for v in shifts)))
 
 
 def specialise_conv(step: Step) -> Step:
     """The portable CONV_2D step as a specialised one, or the step unchanged when it does not apply
-    (batch > 1, or a patch pair larger than MAX_SCRATCH)."""
+    (batch > 1, a patch pair larger than MAX_SCRATCH, or a negative multiplier: the kernel assumes
+    none, as TFLite's QuantizeMultiplier never makes one)."""
     p = step.params
-    if p["input"]["n"] != 1:
+    consts = {c.suffix: c for c in step.consts}
+    if p["input"]["n"] != 1 or min(consts["multiplier"].values) < 0:
         return step
-    g = geometry(p)
+    g = geometry(p, consts["shift"].values)
     n = g["fh"] * g["fw"] * g["c"]
     scratch = max(g["pdist"], n) + n
     scratch = (scratch + 3) & ~3  # whole words: the DSP loop loads 4 bytes at a time
     if scratch > MAX_SCRATCH:
         return step
-    consts = {c.suffix: c for c in step.consts}
     bias = consts["bias"].values if "bias" in consts else None
     folded = fold_bias(bias, consts["filter"].values, g["out_c"], p["input_offset"])
     new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],

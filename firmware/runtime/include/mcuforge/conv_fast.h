@@ -105,15 +105,33 @@ __attribute__((always_inline)) static inline void mf_cf_block_2x4(const int8_t *
     acc[7] = a7;
 }
 
-/* acc[p] += sum_{i<n} w[i] * x_p[i] for two pixels and one row (the odd last channel). */
+/* acc[p] += sum_{i<n} w[i] * x_p[i] for two pixels and one row (the odd last channel; SMLAD with DSP). */
 __attribute__((always_inline)) static inline void mf_cf_block_2x1(const int8_t *xa, int32_t pdist, const int8_t *w,
                                                                  int32_t n, int32_t *acc)
 {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        acc[0] += w[i] * xa[i];
-        acc[1] += w[i] * xa[i + pdist];
+    int32_t a0 = acc[0], a1 = acc[1];
+    const int8_t *const x_end = xa + n;
+#if defined(MF_USE_DSP)
+    const int8_t *const x_end4 = xa + (n & ~3);
+    while (xa != x_end4) {
+        const uint32_t va = mf_load_u32(xa), vb = mf_load_u32(xa + pdist), wv = mf_load_u32(w);
+        const uint32_t w02 = MF_SXTB16(wv), w13 = MF_SXTB16_ROR8(wv);
+        a0 = MF_SMLAD(MF_SXTB16(va), w02, a0);
+        a0 = MF_SMLAD(MF_SXTB16_ROR8(va), w13, a0);
+        a1 = MF_SMLAD(MF_SXTB16(vb), w02, a1);
+        a1 = MF_SMLAD(MF_SXTB16_ROR8(vb), w13, a1);
+        xa += 4;
+        w += 4;
     }
+#endif
+    while (xa != x_end) {
+        a0 += w[0] * xa[0];
+        a1 += w[0] * xa[pdist];
+        ++xa;
+        ++w;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
 }
 
 /* Gather the patch of output pixel (in_y0, in_x0) into dst ([fy][fx][c]), padded taps = zp. */
@@ -155,12 +173,35 @@ __attribute__((always_inline)) static inline const int8_t *mf_cf_patch(
     return dst;
 }
 
+/* The output stage of channel oc in the specialised kernel. The codegen specialises a layer only
+ * when every multiplier is >= 0 (TFLite's always are: [2^30, 2^31) or 0), so the doubling high
+ * multiply's INT32_MIN saturation case cannot occur; with `right_shifts_only` (every shift <= 0,
+ * a literal) the left-shift path folds away. Equal to mf_requantize_s8 on such constants. */
+#define MF_CF_REQUANT(acc, oc)                                                                              \
+    mf_requantize_s8((acc), mf_cf_nonneg(multiplier[oc]), mf_cf_shift(shift[oc], right_shifts_only), output_offset, \
+                     act_min, act_max)
+
+__attribute__((always_inline)) static inline int32_t mf_cf_nonneg(int32_t v)
+{
+    if (v < 0)
+        __builtin_unreachable(); /* mcuforge.codegen.conv_fast.specialise_conv checks it */
+    return v;
+}
+
+__attribute__((always_inline)) static inline int32_t mf_cf_shift(int32_t shift, int32_t right_shifts_only)
+{
+    if (right_shifts_only && shift > 0)
+        __builtin_unreachable(); /* the codegen passes 1 only when every shift of the layer is <= 0 */
+    return shift;
+}
+
 /* Every output channel of two pixels whose patches sit `dist` bytes apart (from xa). */
 __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *xa, int32_t dist, int32_t two,
                                                                 const int8_t *filter, const int32_t *bias_folded,
                                                                 const int32_t *multiplier, const int32_t *shift,
                                                                 int32_t n, int32_t out_c, int32_t output_offset,
-                                                                int32_t act_min, int32_t act_max, int8_t *out_a)
+                                                                int32_t act_min, int32_t act_max,
+                                                                int32_t right_shifts_only, int8_t *out_a)
 {
     int8_t *out_b = out_a + out_c;
     int32_t oc;
@@ -173,8 +214,7 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
                 acc[k] = bias_folded[oc + k];
             mf_dot4_armv6m(xa + p * dist, filter + oc * n, n, n, 0, acc);
             for (k = 0; k < 4; ++k)
-                (p ? out_b : out_a)[oc + k] = mf_requantize_s8(acc[k], multiplier[oc + k], shift[oc + k],
-                                                               output_offset, act_min, act_max);
+                (p ? out_b : out_a)[oc + k] = MF_CF_REQUANT(acc[k], oc + k);
         }
     }
     /* the leftover channels by the 2-row loop: two channels of one pixel at a time, then the odd
@@ -186,19 +226,17 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
             acc[0] = bias_folded[oc];
             acc[1] = bias_folded[oc + 1];
             mf_dot2_armv6m(xa + p * dist, filter + oc * n, filter + (oc + 1) * n, n, acc);
-            (p ? out_b : out_a)[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min,
-                                                       act_max);
-            (p ? out_b : out_a)[oc + 1] = mf_requantize_s8(acc[1], multiplier[oc + 1], shift[oc + 1], output_offset,
-                                                           act_min, act_max);
+            (p ? out_b : out_a)[oc] = MF_CF_REQUANT(acc[0], oc);
+            (p ? out_b : out_a)[oc + 1] = MF_CF_REQUANT(acc[1], oc + 1);
         }
     }
     if (oc < out_c) {
         int32_t acc[2];
         acc[0] = acc[1] = bias_folded[oc];
         mf_dot2_armv6m(filter + oc * n, xa, xa + dist, n, acc);
-        out_a[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+        out_a[oc] = MF_CF_REQUANT(acc[0], oc);
         if (two)
-            out_b[oc] = mf_requantize_s8(acc[1], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+            out_b[oc] = MF_CF_REQUANT(acc[1], oc);
         ++oc;
     }
 #elif !defined(MF_USE_DSP)
@@ -209,11 +247,9 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
             acc[2 * k] = acc[2 * k + 1] = bias_folded[oc + k];
         mf_cf_block_2x4(xa, dist, filter + oc * n, n, acc);
         for (k = 0; k < 4; ++k) {
-            out_a[oc + k] = mf_requantize_s8(acc[2 * k], multiplier[oc + k], shift[oc + k], output_offset, act_min,
-                                             act_max);
+            out_a[oc + k] = MF_CF_REQUANT(acc[2 * k], oc + k);
             if (two)
-                out_b[oc + k] = mf_requantize_s8(acc[2 * k + 1], multiplier[oc + k], shift[oc + k], output_offset,
-                                                 act_min, act_max);
+                out_b[oc + k] = MF_CF_REQUANT(acc[2 * k + 1], oc + k);
         }
     }
 #else
@@ -224,22 +260,20 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
         acc[0] = acc[1] = bias_folded[oc];
         acc[2] = acc[3] = bias_folded[oc + 1];
         mf_cf_block_2x2(xa, dist, filter + oc * n, n, acc);
-        out_a[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min, act_max);
-        out_a[oc + 1] = mf_requantize_s8(acc[2], multiplier[oc + 1], shift[oc + 1], output_offset, act_min,
-                                         act_max);
+        out_a[oc] = MF_CF_REQUANT(acc[0], oc);
+        out_a[oc + 1] = MF_CF_REQUANT(acc[2], oc + 1);
         if (two) {
-            out_b[oc] = mf_requantize_s8(acc[1], multiplier[oc], shift[oc], output_offset, act_min, act_max);
-            out_b[oc + 1] = mf_requantize_s8(acc[3], multiplier[oc + 1], shift[oc + 1], output_offset, act_min,
-                                             act_max);
+            out_b[oc] = MF_CF_REQUANT(acc[1], oc);
+            out_b[oc + 1] = MF_CF_REQUANT(acc[3], oc + 1);
         }
     }
     if (oc < out_c) {
         int32_t acc[2];
         acc[0] = acc[1] = bias_folded[oc];
         mf_cf_block_2x1(xa, dist, filter + oc * n, n, acc);
-        out_a[oc] = mf_requantize_s8(acc[0], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+        out_a[oc] = MF_CF_REQUANT(acc[0], oc);
         if (two)
-            out_b[oc] = mf_requantize_s8(acc[1], multiplier[oc], shift[oc], output_offset, act_min, act_max);
+            out_b[oc] = MF_CF_REQUANT(acc[1], oc);
     }
 }
 
@@ -252,7 +286,7 @@ __attribute__((always_inline)) static inline void mf_conv_fast_s8(
     const int32_t *shift, int8_t *output, int8_t *patch, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
     int32_t fw, int32_t out_h, int32_t out_w, int32_t out_c, int32_t sh, int32_t sw, int32_t dh, int32_t dw,
     int32_t pad_h, int32_t pad_w, int32_t input_zp, int32_t contiguous, int32_t pdist, int32_t output_offset,
-    int32_t act_min, int32_t act_max)
+    int32_t act_min, int32_t act_max, int32_t right_shifts_only)
 {
     const int32_t n = fh * fw * c, pixels = out_h * out_w;
     const int32_t gdist = pdist > n ? pdist : n; /* gathered pairs never overlap */
@@ -280,10 +314,10 @@ __attribute__((always_inline)) static inline void mf_conv_fast_s8(
         /* two instantiations: the distance is a literal in each inner loop */
         if (dist == pdist)
             mf_cf_channels(xa, pdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, out_a);
+                           act_max, right_shifts_only, out_a);
         else
             mf_cf_channels(xa, gdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, out_a);
+                           act_max, right_shifts_only, out_a);
     }
 }
 

@@ -83,6 +83,24 @@ static inline int32_t mf_clamp_i32(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+#include <arm_acle.h>
+/* clamp(v, -128, 127) in one SSAT (ARMv7-M and later) */
+#define MF_SAT_S8(v) __ssat((v), 8)
+#endif
+
+/* clamp(v, act_min, act_max): with a literal full int8 range (the usual ReLU with output zero
+ * point -128, or no activation), one SSAT where the core has it; gcc -Os otherwise emits two
+ * compares and two conditional moves. */
+__attribute__((always_inline)) static inline int32_t mf_clamp_act(int32_t v, int32_t act_min, int32_t act_max)
+{
+#if defined(MF_SAT_S8)
+    if (__builtin_constant_p(act_min) && __builtin_constant_p(act_max) && act_min == -128 && act_max == 127)
+        return MF_SAT_S8(v);
+#endif
+    return mf_clamp_i32(v, act_min, act_max);
+}
+
 /* Per-channel int8 output stage of TFLM's conv / fully-connected kernels:
  * MultiplyByQuantizedMultiplier, + output offset, clamp to [act_min, act_max]. */
 __attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc, int32_t multiplier, int32_t shift,
@@ -90,7 +108,7 @@ __attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc
 {
     acc = mf_mbqm_inline(acc, multiplier, (int)shift);
     acc += output_offset;
-    return (int8_t)mf_clamp_i32(acc, act_min, act_max);
+    return (int8_t)mf_clamp_act(acc, act_min, act_max);
 }
 
 /* out[k] = mf_requantize_s8(acc[k], multiplier[k], shift[k], ...) for k < n (per-channel arrays). */
