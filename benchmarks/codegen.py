@@ -1,6 +1,6 @@
 """Native codegen on real Cortex-M cores (QEMU) against TFLite Micro: flash, RAM, instructions.
 
-    mcuforge bench codegen [--work DIR] [--no-teacher] [--teacher-tflite PATH] [--no-callgrind]
+    mcuforge bench codegen [--work DIR] [--no-teacher] [--teacher-tflite PATH] [--no-kws] [--no-callgrind]
 
 1. The two bench models (benchmarks/models/{conv1d,dense}.tflite, copied from the shared TFLM measurements): our runtime + generated
    model, bare metal, `-Os`, on cortex-m3 (QEMU mps2-an385; the core TFLM was measured on) and
@@ -9,8 +9,8 @@
    harness; stack is not in data/bss (it grows down from the top of RAM, no heap) and is reported
    separately as the invoke's peak (`stack_bytes`, measured by stack painting). Instructions =
    single-step exec trace lines between two noinline markers around the invoke call.
-2. The pipeline's models (models/model_int8.tflite and the teacher converted to int8 with the
-   quantize stage's `convert_int8`): arena (ours, lower bound, TFLM's host allocation), weights,
+2. The pipeline's models (models/model_int8.tflite, the teacher converted to int8 with the
+   quantize stage's `convert_int8`, and the keyword-spotting student benchmarks/models/kws_dscnn.tflite): arena (ours, lower bound, TFLM's host allocation), weights,
    text (cortex-m4 increment over the empty image), MACs, instructions on both cores, optionally
    host x86-64 instructions (callgrind, -O2).
 
@@ -46,7 +46,10 @@ CORES = ("cortex-m3", "cortex-m4")
 METRICS = ("flash_bytes", "ram_bytes", "instructions")
 SOURCES = {"student": "models/model_int8.tflite (the pipeline's model)",
            "teacher": "models/teacher.npz -> mcuforge.ml.quantization.convert_int8 with "
-                      "quantize.representative_windows train windows (params.yaml)"}
+                      "quantize.representative_windows train windows (params.yaml)",
+           "kws_student": "benchmarks/models/kws_dscnn.tflite: the keyword-spotting DS-CNN student (FSDD, MFCC "
+                          "49 x 10) of `mcuforge bench kws` fold 0 (speaker george held out), with the "
+                          "overrides in reports/bench_kws.json"}
 EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
 # ARCHITECTURE.md, "TFLite Micro, measured here": Zephyr 4.1 qemu_cortex_m3, gcc 12.2 -Os,
 # increments over hello_world; arena = what the device's interpreter used.
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--no-teacher", action="store_true", help="skip the teacher (needs TensorFlow)")
     parser.add_argument("--teacher-tflite", type=Path, default=None, help="an already converted int8 teacher")
     parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--no-kws", action="store_true", help="skip the keyword-spotting student")
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="another int8 .tflite to measure beside the student (e.g. the KWS student)")
     args = parser.parse_args(argv)
@@ -251,6 +255,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     models = {"student": ROOT / "models/model_int8.tflite"}
     if not args.no_teacher:
         models["teacher"] = args.teacher_tflite or convert_teacher(work / "teacher_int8.tflite")
+    if not args.no_kws:
+        models["kws_student"] = BENCH_DIR / "kws_dscnn.tflite"
     for spec in args.model:
         name, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
