@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,9 +35,7 @@ from mcuforge.experiments.loopback_ray import LoopbackCluster, job_worker  # noq
 from mcuforge.experiments.runs import experiment_rows  # noqa: E402
 from mcuforge.experiments.sweep import experiment_name  # noqa: E402
 
-# the tiny config of tests/dvc_repo.py (kept equal by hand: a benchmark setting, not a build one)
-TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
-        "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
+TINY = ROOT / "conf/tiny.yaml"  # the tiny config, as in the end-to-end tests
 GRID = ["board=nrf52840dk,qemu_cortex_m3,mps2_an385,nucleo_l4r5zi", "firmware.sample_windows=8,16"]
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@mcuforge"]
 
@@ -61,7 +58,7 @@ def seed(work: Path, cache_from: Path | None) -> Path:
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, repo / rel)
     conf = repo / "conf/config.yaml"
-    conf.write_text(conf.read_text() + "\n# bench scaleout: tiny\n" + yaml.safe_dump(TINY))
+    conf.write_text(conf.read_text() + "\n# bench scaleout: tiny\n" + TINY.read_text())
     ray_conf = repo / "conf/sweep/ray.yaml"
     ray_conf.write_text(ray_conf.read_text().replace("max_retries: 0", "max_retries: 1"))
     sh([sys.executable, "-m", "mcuforge.cli", "compose"], repo)

@@ -48,8 +48,12 @@ def copy_repo(dst: Path) -> Path:
 
 # The tiny config of the experiment tests (sweeps, Ray, tune). Set in conf/config.yaml itself, not
 # only in params.yaml: `dvc exp run` recomposes params.yaml from conf/.
-TINY = {"features": {"stride_ms": 2000}, "train": {"epochs": 3}, "distill": {"epochs": 3},
-        "prune": {"epochs": 3}, "quantize": {"representative_windows": 32, "qat_epochs": 1}}
+TINY = yaml.safe_load((ROOT / "conf/tiny.yaml").read_text())
+
+
+def tiny_overrides() -> list[str]:
+    """conf/tiny.yaml as Hydra overrides (key.sub=value)."""
+    return [f"{section}.{key}={value}" for section, values in TINY.items() for key, value in values.items()]
 
 
 def tiny_baseline(tmp_path_factory) -> Path:

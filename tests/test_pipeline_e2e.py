@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 import yaml
 
-from dvc_repo import cached_outs, clone_built, copy_repo, digests, remove, run
+from dvc_repo import cached_outs, clone_built, copy_repo, digests, remove, run, tiny_overrides
 from logits_check import assert_generated_c_matches, int8_inputs
 from mcuforge.arrays import load_arrays
 from mcuforge.codegen.tflm_reference import tflm_outputs
 
 pytestmark = pytest.mark.slow
 
-TINY = ["features.stride_ms=2000", "train.epochs=3", "distill.epochs=3", "prune.epochs=3",
-        "quantize.representative_windows=32", "quantize.qat_epochs=1",
-        # force the pruning-preserving QAT branch so the e2e run exercises it too
-        "quantize.max_drop=-1.0"]
+# conf/tiny.yaml, and the pruning-preserving QAT branch forced so the e2e run exercises it too
+TINY = [*tiny_overrides(), "quantize.max_drop=-1.0"]
 CHAIN = ["ingest", "split", "features", "train", "distill", "prune", "quantize", "codegen", "verify",
          "firmware"]
 OUTS = ["data/ingested.parquet", "data/split.parquet", "models/teacher.npz", "models/student.npz",
