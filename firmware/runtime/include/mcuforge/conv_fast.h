@@ -178,21 +178,16 @@ __attribute__((always_inline)) static inline const int8_t *mf_cf_patch(
  * multiply's INT32_MIN saturation case cannot occur; with `right_shifts_only` (every shift <= 0,
  * a literal) the left-shift path folds away. Equal to mf_requantize_s8 on such constants. */
 #define MF_CF_REQUANT(acc, oc)                                                                              \
-    mf_requantize_s8((acc), mf_cf_nonneg(multiplier[oc]), mf_cf_shift(shift[oc], right_shifts_only), output_offset, \
-                     act_min, act_max)
+    (right_shifts_only                                                                                      \
+         ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[oc]), -shift[oc], output_offset, act_min,  \
+                                  act_max)                                                                  \
+         : mf_requantize_s8((acc), mf_cf_nonneg(multiplier[oc]), shift[oc], output_offset, act_min, act_max))
 
 __attribute__((always_inline)) static inline int32_t mf_cf_nonneg(int32_t v)
 {
     if (v < 0)
         __builtin_unreachable(); /* mcuforge.codegen.conv_fast.specialise_conv checks it */
     return v;
-}
-
-__attribute__((always_inline)) static inline int32_t mf_cf_shift(int32_t shift, int32_t right_shifts_only)
-{
-    if (right_shifts_only && shift > 0)
-        __builtin_unreachable(); /* the codegen passes 1 only when every shift of the layer is <= 0 */
-    return shift;
 }
 
 /* Every output channel of two pixels whose patches sit `dist` bytes apart (from xa). */

@@ -111,6 +111,17 @@ __attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc
     return (int8_t)mf_clamp_act(acc, act_min, act_max);
 }
 
+/* mf_requantize_s8 for a shift <= 0, given as right_shift = -shift (0..31): the same value without
+ * the left-shift path, for callers that know the sign at compile time (conv_fast.h). */
+__attribute__((always_inline)) static inline int8_t mf_requantize_right_s8(int32_t acc, int32_t multiplier,
+                                                                         int32_t right_shift, int32_t output_offset,
+                                                                         int32_t act_min, int32_t act_max)
+{
+    acc = mf_rounding_divide_by_pot(mf_sat_rounding_doubling_high_mul(acc, multiplier), (int)right_shift);
+    acc += output_offset;
+    return (int8_t)mf_clamp_act(acc, act_min, act_max);
+}
+
 /* out[k] = mf_requantize_s8(acc[k], multiplier[k], shift[k], ...) for k < n (per-channel arrays). */
 __attribute__((noinline, unused)) static void mf_requantize_block_s8(const int32_t *acc, int32_t n,
                                                                     const int32_t *multiplier, const int32_t *shift,
