@@ -88,6 +88,18 @@ OP_CASES = {
                                                                          activation="relu",
                                                                          bias_initializer=_bias())(x), True),
     "depthwise_stride2_valid": ((9, 9, 4), lambda L, x: L.DepthwiseConv2D((2, 3), strides=2)(x), True),
+    # the specialised depthwise kernel (dwconv_fast.h): every pixel an edge pixel, 5 channels (one
+    # group of 4 and a leftover); stride 2 'same' with 6 channels under RELU6; dilation 2 on a
+    # DS-CNN-like 3x3 'same' layer (interior and edge pixels, two groups of 4); a per-tensor one
+    "depthwise_pad1_small_c5": ((3, 2, 5), lambda L, x: L.DepthwiseConv2D(3, padding="same",
+                                                                         bias_initializer=_bias())(x), True),
+    "depthwise_stride2_same_relu6": ((7, 6, 6), lambda L, x: L.DepthwiseConv2D(3, strides=2, padding="same",
+                                                                              activation="relu6",
+                                                                              bias_initializer=_bias())(x), True),
+    "depthwise_dilation2_c8": ((9, 8, 8), lambda L, x: L.DepthwiseConv2D(3, dilation_rate=2, padding="same",
+                                                                        activation="relu",
+                                                                        bias_initializer=_bias())(x), True),
+    "depthwise_per_tensor_5x1": ((12, 3, 4), lambda L, x: L.DepthwiseConv2D((5, 1), padding="same")(x), False),
     "max_pool_same_stride2": ((7, 9, 3), lambda L, x: L.MaxPooling2D(3, strides=2, padding="same")(
         L.Conv2D(3, 1)(x)), True),
     "avg_pool_same_stride2": ((7, 9, 3), lambda L, x: L.AveragePooling2D(3, strides=2, padding="same")(
@@ -141,6 +153,15 @@ def assert_native_equals_tflm(model_bytes: bytes, tmp_path, count: int = INPUTS_
 def test_op_case_matches_tflm(case, tmp_path):
     model = op_case_model(case)
     assert_native_equals_tflm(model, tmp_path, seed=len(case))
+
+
+DEPTHWISE_CASES = sorted(c for c in OP_CASES if c.startswith("depthwise_"))
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES)
+def test_depthwise_case_with_emulated_dsp_matches_tflm(case, tmp_path):
+    """The SXTB16 + SMLABB / SMLATT loop of dwconv_fast.h, its instructions modelled in C."""
+    assert_native_equals_tflm(op_case_model(case), tmp_path, seed=len(case) + 1, extra_flags=("-DMF_EMULATE_DSP",))
 
 
 def test_op_cases_lower_to_the_intended_ops():
