@@ -72,7 +72,7 @@ def test_instruction_count_is_deterministic(core_name, tmp_path):
 # dilation 2, stride 2 and a channel count not a multiple of 4; max / average pooling; MEAN.
 QEMU_OP_CASES = ("conv2d_same_relu", "conv2d_valid_stride2_relu6", "conv2d_dilation2", "conv1d_valid",
                  "conv2d_left_shift_relu6",
-                 "depthwise_dilation2_c8", "depthwise_stride2_same_relu6",
+                 "depthwise_dilation2_c8", "depthwise_stride2_same_relu6", "depthwise_left_shift_relu6",
                  "max_pool_same_stride2", "avg_pool_same_stride2", "mean_1d")
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, specialise_conv
-from mcuforge.codegen.dwconv_fast import specialise_depthwise
+from mcuforge.codegen.dwconv_fast import nudged_rounding, specialise_depthwise
 from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.steps import ConstArray, Step
 
@@ -149,3 +149,15 @@ def test_depthwise_op_cases_lower_to_the_specialised_kernel():
                  "depthwise_per_tensor_5x1", "depthwise_stride2_valid"):
         assert kernels(case) == ["mf_dwconv_fast_s8"], case
     assert kernels("depthwise_dm2_same_relu") == ["mf_depthwise_conv2d_s8"]  # depth_multiplier 2: portable
+
+
+def test_nudged_rounding_needs_right_shifts_and_a_bounded_accumulator():
+    w = np.array([[100, -3], [-100, 0]])  # [taps][channels]: sum |w| = 200 and 3
+    assert nudged_rounding((0, 0), w, (-1, -31)) == 1
+    assert nudged_rounding(None, w, (0, -5)) == 0  # a shift of 0: no nudge to add
+    # channel 0: bound 255 * 200 + |bias|; the nudge 2^(r-1) must fit below INT32_MAX beside it
+    edge = (1 << 31) - 1 - 255 * 200 - (1 << 4)
+    assert nudged_rounding((edge, 0), w, (-5, -1)) == 1
+    assert nudged_rounding((-(edge + 1), 0), w, (-5, -1)) == 0
+    assert specialise_depthwise(_dw_step()).params["nudged"] == 1
+    assert specialise_depthwise(_dw_step(shift=0)).params["nudged"] == 0

@@ -100,6 +100,10 @@ OP_CASES = {
                                                                         activation="relu",
                                                                         bias_initializer=_bias())(x), True),
     "depthwise_per_tensor_5x1": ((12, 3, 4), lambda L, x: L.DepthwiseConv2D((5, 1), padding="same")(x), False),
+    # effective scales above 1 on some channels: positive shifts, the general output stage
+    "depthwise_left_shift_relu6": ((6, 5, 4), lambda L, x: L.DepthwiseConv2D(
+        3, padding="same", activation="relu6",
+        depthwise_initializer=_channel_scaled(((0.1,), (30.0,), (100.0,), (300.0,))))(x), True),
     "max_pool_same_stride2": ((7, 9, 3), lambda L, x: L.MaxPooling2D(3, strides=2, padding="same")(
         L.Conv2D(3, 1)(x)), True),
     "avg_pool_same_stride2": ((7, 9, 3), lambda L, x: L.AveragePooling2D(3, strides=2, padding="same")(
@@ -386,6 +390,7 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
              0xFFFF, 0x10000, -0x10000, -0x8000, 0x7FFF, 0x8000, (1 << 31) - 0x10000]
     rows = [(x, m, s) for x in edges for m in edges[3:] for s in (-31, -5, 0, 3)]
     rows += [(x, m, 0) for x in edges for m in edges]  # every sign pair of both 16-bit halves
+    rows += [((1 << 31) - (1 << (e - 1)) + d, 1 << 30, -e) for e in (1, 2, 7, 31) for d in (-2, -1, 0)]
     rows += [(int(x), int(m), 0) for x, m in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
                                                   rng.integers(-(1 << 31), 1 << 31, 3000))]
     rows += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
@@ -399,7 +404,10 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
     assert len(out) == len(rows), f"{len(out)} output lines for {len(rows)} rows"
     for (x, m, s), line in zip(rows, out, strict=True):
         e = min(max(-s, 0), 31)
-        assert [int(v) for v in line.split()] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
+        *values, nudged = line.split()
+        assert [int(v) for v in values] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
+        # the nudged division (dwconv_fast.h's output stage) equals rdbp wherever it applies
+        assert nudged == (str(_rdbp(x, e)) if e >= 1 and x + (1 << (e - 1)) < (1 << 31) else "-"), (x, e)
 
 
 def test_kernels_check_preconditions(tmp_path):

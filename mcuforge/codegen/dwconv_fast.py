@@ -18,8 +18,20 @@ KERNEL = "mf_dwconv_fast_s8"
 MAX_TAPS = 64  # MF_DW_MAX_TAPS in dwconv_fast.h: an edge pixel's tap pointers live on the stack
 
 
+def nudged_rounding(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: tuple[int, ...]) -> int:
+    """1 when the output stage may round with mf_rounding_divide_by_pot_nudged: every shift <= -1
+    and, per channel, acc_bound + 2^(-shift - 1) <= INT32_MAX, where acc_bound = |bias| + 255 *
+    sum_t |w[t]| bounds TFLM's accumulator (|x + input_offset| <= 255), and so the doubling high
+    multiply's result h <= max(acc, 0) (multiplier < 2^31). weights: [taps][channels]."""
+    b = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.abs(np.asarray(bias, dtype=np.int64))
+    bound = b + 255 * np.abs(weights.astype(np.int64)).sum(axis=0)
+    r = -np.asarray(shifts, dtype=np.int64)
+    return int(bool((r >= 1).all() and (bound + (1 << (np.clip(r, 1, 62) - 1)) <= (1 << 31) - 1).all()))
+
+
 def geometry(p: dict, shifts: tuple[int, ...]) -> dict:
-    """The literal arguments of mf_dwconv_fast_s8 after its pointers, in its parameter order."""
+    """The literal arguments of mf_dwconv_fast_s8 after its pointers, in its parameter order
+    (without `nudged`, which specialise_depthwise appends)."""
     i, f, o = p["input"], p["filter"], p["output"]
     return dict(in_h=i["h"], in_w=i["w"], c=i["c"], fh=f["h"], fw=f["w"], out_h=o["h"], out_w=o["w"],
                 sh=p["stride_h"], sw=p["stride_w"], dh=p["dilation_h"], dw=p["dilation_w"], pad_h=p["pad_h"],
@@ -38,9 +50,10 @@ def specialise_depthwise(step: Step) -> Step:
         return step
     g = geometry(p, consts["shift"].values)
     c = g["c"]
-    per_channel = tuple(np.asarray(consts["filter"].values, dtype=np.int64).reshape(taps, c).T.ravel())
+    weights = np.asarray(consts["filter"].values, dtype=np.int64).reshape(taps, c)
     bias = consts["bias"].values if "bias" in consts else None
-    folded = fold_bias(bias, per_channel, c, p["input_offset"])
+    folded = fold_bias(bias, tuple(weights.T.ravel()), c, p["input_offset"])
+    g["nudged"] = nudged_rounding(bias, weights, consts["shift"].values)
     zp_row = ConstArray("zp_row", "int8_t", (-p["input_offset"],) * c)
     new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],
                   consts["shift"], zp_row)

@@ -15,7 +15,9 @@
  *   sum two channels). Without DSP a portable loop over the 4 channels with literal offsets
  *   (Cortex-M0+/M3, RISC-V). Leftover channels (c % 4) run one at a time.
  * - the output stage is mf_requantize_s8 with multipliers >= 0 (MF_CF_REQUANT, conv_fast.h); with
- *   `right_shifts_only` (a literal: every shift <= 0) the left shift is left out (MF_DW_REQUANT). */
+ *   `right_shifts_only` (a literal: every shift <= 0) the left shift is left out, and with `nudged`
+ *   (a literal: every shift <= -1 and the accumulator bounded, mcuforge.codegen.dwconv_fast.
+ *   nudged_rounding) the division rounds by mf_rounding_divide_by_pot_nudged (MF_DW_REQUANT). */
 #ifndef MCUFORGE_DWCONV_FAST_H
 #define MCUFORGE_DWCONV_FAST_H
 
@@ -26,22 +28,40 @@
 
 #define MF_DW_MAX_TAPS 64 /* mcuforge.codegen.dwconv_fast.MAX_TAPS: larger filters stay portable */
 
+/* How far the tap loops unroll, measured on the KWS DS-CNN's 3x3 layers (instructions per layer):
+ * all taps with DSP (M4) and on ARMv6-M (M0+: 664 k vs 726 k for rows only); one row of taps on
+ * Thumb-2 without DSP (M3: 311 k vs 326 k all, 366 k none); none on RV32IMC (469 k vs 500 k one
+ * row, 562 k all: gcc hoists the loads of the unrolled taps and spills them). */
+#if defined(MF_USE_DSP) || (defined(__thumb__) && !defined(__thumb2__))
+#define MF_DW_UNROLL_ROWS MF_UNROLL(GCC unroll 16)
+#else
+#define MF_DW_UNROLL_ROWS
+#endif
+#if defined(MF_USE_DSP) || defined(__thumb__)
+#define MF_DW_UNROLL_COLUMNS MF_UNROLL(GCC unroll 16)
+#else
+#define MF_DW_UNROLL_COLUMNS
+#endif
+
 /* Input row (c channels) of tap (fy, fx): in place at a literal offset from `base`, or tap[t]. */
 #define MF_DW_TAP(fy, fx) (in_place ? base + ((fy) * dh * in_w + (fx) * dw) * c : tap[(fy) * fw + (fx)])
 
 /* mf_requantize_s8 for shift = -right_shift <= 0: its left shift is 0, so the value shifted is
  * acc itself (the doubling high multiply's INT32_MIN case needs multiplier == INT32_MIN < 0). */
 __attribute__((always_inline)) static inline int8_t mf_dw_requant_right(int32_t acc, int32_t multiplier,
-                                                                       int32_t right_shift, int32_t output_offset,
-                                                                       int32_t act_min, int32_t act_max)
+                                                                       int32_t right_shift, int32_t nudged,
+                                                                       int32_t output_offset, int32_t act_min,
+                                                                       int32_t act_max)
 {
-    const int32_t v = mf_rounding_divide_by_pot(mf_sat_rounding_doubling_high_mul(acc, multiplier), (int)right_shift);
+    const int32_t high = mf_sat_rounding_doubling_high_mul(acc, multiplier);
+    const int32_t v = nudged ? mf_rounding_divide_by_pot_nudged(high, (int)right_shift)
+                             : mf_rounding_divide_by_pot(high, (int)right_shift);
     return (int8_t)mf_clamp_act(v + output_offset, act_min, act_max);
 }
 
 #define MF_DW_REQUANT(acc, ch)                                                                                    \
-    (right_shifts_only ? mf_dw_requant_right((acc), mf_cf_nonneg(multiplier[ch]), -shift[ch], output_offset,     \
-                                             act_min, act_max)                                                    \
+    (right_shifts_only ? mf_dw_requant_right((acc), mf_cf_nonneg(multiplier[ch]), -shift[ch], nudged,            \
+                                             output_offset, act_min, act_max)                                     \
                        : MF_CF_REQUANT((acc), (ch)))
 
 /* acc[k] += sum over the fh x fw taps of w[t][c0 + k] * x_t[c0 + k], k < 4. */
@@ -52,9 +72,9 @@ __attribute__((always_inline)) static inline void mf_dw_group4(const int8_t *bas
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t fy, fx;
-    MF_UNROLL(GCC unroll 16)
+    MF_DW_UNROLL_ROWS
     for (fy = 0; fy < fh; ++fy) {
-        MF_UNROLL(GCC unroll 16)
+        MF_DW_UNROLL_COLUMNS
         for (fx = 0; fx < fw; ++fx) {
             const int8_t *x = MF_DW_TAP(fy, fx) + c0;
             const int8_t *w = filter + (fy * fw + fx) * c + c0;
@@ -87,7 +107,8 @@ __attribute__((always_inline)) static inline void mf_dw_pixel(const int8_t *base
                                                              const int32_t *shift, int8_t *out, int32_t c,
                                                              int32_t in_w, int32_t fh, int32_t fw, int32_t dh,
                                                              int32_t dw, int32_t output_offset, int32_t act_min,
-                                                             int32_t act_max, int32_t right_shifts_only)
+                                                             int32_t act_max, int32_t right_shifts_only,
+                                                             int32_t nudged)
 {
     int32_t c0, k, fy, fx;
     for (c0 = 0; c0 + 3 < c; c0 += 4) {
@@ -112,7 +133,8 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
     const int8_t *input, const int8_t *filter, const int32_t *bias_folded, const int32_t *multiplier,
     const int32_t *shift, const int8_t *zp_row, int8_t *output, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
     int32_t fw, int32_t out_h, int32_t out_w, int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t pad_h,
-    int32_t pad_w, int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_shifts_only)
+    int32_t pad_w, int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_shifts_only,
+    int32_t nudged)
 {
     int32_t oy, ox, fy, fx;
     for (oy = 0; oy < out_h; ++oy) {
@@ -123,7 +145,7 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
             int8_t *out = output + (oy * out_w + ox) * c;
             if (rows_in && in_x0 >= 0 && in_x0 + dw * (fw - 1) < in_w) {
                 mf_dw_pixel(input + (in_y0 * in_w + in_x0) * c, 0, 1, filter, bias_folded, multiplier, shift, out,
-                            c, in_w, fh, fw, dh, dw, output_offset, act_min, act_max, right_shifts_only);
+                            c, in_w, fh, fw, dh, dw, output_offset, act_min, act_max, right_shifts_only, nudged);
             } else {
                 const int8_t *tap[MF_DW_MAX_TAPS];
                 for (fy = 0; fy < fh; ++fy) {
@@ -136,7 +158,7 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
                     }
                 }
                 mf_dw_pixel(0, tap, 0, filter, bias_folded, multiplier, shift, out, c, in_w, fh, fw, dh, dw,
-                            output_offset, act_min, act_max, right_shifts_only);
+                            output_offset, act_min, act_max, right_shifts_only, nudged);
             }
         }
     }
