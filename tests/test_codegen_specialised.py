@@ -149,6 +149,11 @@ def test_depthwise_op_cases_lower_to_the_specialised_kernel():
                  "depthwise_per_tensor_5x1", "depthwise_stride2_valid"):
         assert kernels(case) == ["mf_dwconv_fast_s8"], case
     assert kernels("depthwise_dm2_same_relu") == ["mf_depthwise_conv2d_s8"]  # depth_multiplier 2: portable
+    # the three output stages: general (positive shifts), right shifts with the nudged division
+    stages = {case: [(s.params["right_shifts_only"], s.params["nudged"])
+                     for s in lower_graph(read_model(op_case_model(case))) if s.opcode == "DEPTHWISE_CONV_2D"]
+              for case in ("depthwise_left_shift_relu6", "depthwise_dilation2_c8")}
+    assert stages == {"depthwise_left_shift_relu6": [(0, 0)], "depthwise_dilation2_c8": [(1, 1)]}
 
 
 def test_nudged_rounding_needs_right_shifts_and_a_bounded_accumulator():

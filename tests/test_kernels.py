@@ -168,6 +168,17 @@ def test_depthwise_case_with_emulated_dsp_matches_tflm(case, tmp_path):
     assert_native_equals_tflm(op_case_model(case), tmp_path, seed=len(case) + 1, extra_flags=("-DMF_EMULATE_DSP",))
 
 
+@pytest.mark.parametrize("flags", [(), ("-DMF_EMULATE_DSP",)], ids=["portable", "emulated-dsp"])
+def test_depthwise_without_nudged_rounding_matches_tflm(flags, tmp_path, monkeypatch):
+    """The right-shift output stage's plain division, which layers whose bound nudged_rounding
+    cannot prove keep (the op cases all prove it)."""
+    from mcuforge.codegen import dwconv_fast
+
+    monkeypatch.setattr(dwconv_fast, "nudged_rounding", lambda *args: 0)
+    assert_native_equals_tflm(op_case_model("depthwise_dilation2_c8"), tmp_path, seed=5, extra_flags=flags)
+    assert "/* nudged */ 0" in (tmp_path / "generated" / "model.c").read_text()
+
+
 def test_op_cases_lower_to_the_intended_ops():
     expected = {
         "conv2d_same_relu": "CONV_2D", "depthwise_dm2_same_relu": "DEPTHWISE_CONV_2D",
