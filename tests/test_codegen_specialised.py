@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, specialise_conv
+from mcuforge.codegen.dwconv_fast import nudged_rounding, specialise_depthwise
 from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.steps import ConstArray, Step
 
@@ -92,3 +93,76 @@ def test_pool_and_mean_literals():
                                                 multiplier=1 << 30, shift=-2)
     split = Step(**{**mean.__dict__, "params": {**mean.params, "reduce": [0, 1, 0, 1]}})
     assert specialise_mean(split) is split  # non-contiguous axes stay on the portable kernel
+
+
+def _dw_step(ih=4, iw=3, c=5, kh=3, kw=3, dm=1, n=1, bias=(5, -7, 0, 1, 2), offset=128, shift=-3) -> Step:
+    oc = c * dm
+    rng = np.random.default_rng(ih * 10 + c)
+    weights = tuple(int(v) for v in rng.integers(-127, 128, size=kh * kw * oc))
+    consts = (ConstArray("filter", "int8_t", weights),)
+    args = (("tensor", 0), ("const", "filter"), ("null", None), ("const", "multiplier"), ("const", "shift"))
+    if bias is not None:
+        consts += (ConstArray("bias", "int32_t", bias[:oc]),)
+        args = args[:2] + (("const", "bias"),) + args[3:]
+    consts += (ConstArray("multiplier", "int32_t", (1 << 30,) * oc), ConstArray("shift", "int32_t", (shift,) * oc))
+    params = dict(input=dict(n=n, h=ih, w=iw, c=c), filter=dict(n=1, h=kh, w=kw, c=oc),
+                  output=dict(n=n, h=ih, w=iw, c=oc), stride_h=1, stride_w=2, dilation_h=2, dilation_w=1,
+                  pad_h=1, pad_w=1, depth_multiplier=dm, input_offset=offset, output_offset=-128,
+                  act_min=-128, act_max=127)
+    return Step(op_index=1, opcode="DEPTHWISE_CONV_2D", kernel="mf_depthwise_conv2d_s8",
+                params_type="mf_conv_params", params=params, args=args, consts=consts, output=1, macs=0)
+
+
+def test_depthwise_folds_the_offset_per_channel_over_its_taps():
+    step = _dw_step()
+    fast = specialise_depthwise(step)
+    assert fast.specialised and fast.kernel == "mf_dwconv_fast_s8" and fast.scratch_bytes == 0
+    consts = {c.suffix: c.values for c in fast.consts}
+    w = np.asarray(consts["filter"]).reshape(9, 5)  # [fy][fx][ch]
+    assert consts["bias_folded"] == tuple(int(b + 128 * w[:, ch].sum()) for ch, b in enumerate((5, -7, 0, 1, 2)))
+    assert consts["zp_row"] == (-128,) * 5  # edge taps read the input zero point
+    assert [value for _, value in fast.args] == [0, "filter", "bias_folded", "multiplier", "shift", "zp_row"]
+    g = fast.params
+    assert (g["sh"], g["sw"], g["dh"], g["dw"], g["pad_h"], g["pad_w"], g["c"]) == (1, 2, 2, 1, 1, 1, 5)
+    assert g["right_shifts_only"] == 1
+    assert specialise_depthwise(_dw_step(shift=1)).params["right_shifts_only"] == 0
+    assert specialise_depthwise(_dw_step(bias=None)).consts[1].values == tuple(
+        int(128 * w[:, ch].sum()) for ch in range(5))
+
+
+def test_depthwise_fallbacks():
+    for step in (_dw_step(dm=2), _dw_step(n=2), _dw_step(kh=9, kw=8, ih=9, iw=8)):
+        assert specialise_depthwise(step) is step
+    negative = _with_consts(_dw_step(), multiplier=(1 << 30, -(1 << 30), 1, 1, 1))
+    assert specialise_depthwise(negative) is negative
+
+
+def test_depthwise_op_cases_lower_to_the_specialised_kernel():
+    from mcuforge.codegen.lowering import lower_graph
+    from mcuforge.codegen.model_reader import read_model
+    from test_kernels import op_case_model
+
+    def kernels(case):
+        return [s.kernel for s in lower_graph(read_model(op_case_model(case))) if s.opcode == "DEPTHWISE_CONV_2D"]
+
+    for case in ("depthwise_pad1_small_c5", "depthwise_stride2_same_relu6", "depthwise_dilation2_c8",
+                 "depthwise_per_tensor_5x1", "depthwise_stride2_valid"):
+        assert kernels(case) == ["mf_dwconv_fast_s8"], case
+    assert kernels("depthwise_dm2_same_relu") == ["mf_depthwise_conv2d_s8"]  # depth_multiplier 2: portable
+    # the three output stages: general (positive shifts), right shifts with the nudged division
+    stages = {case: [(s.params["right_shifts_only"], s.params["nudged"])
+                     for s in lower_graph(read_model(op_case_model(case))) if s.opcode == "DEPTHWISE_CONV_2D"]
+              for case in ("depthwise_left_shift_relu6", "depthwise_dilation2_c8")}
+    assert stages == {"depthwise_left_shift_relu6": [(0, 0)], "depthwise_dilation2_c8": [(1, 1)]}
+
+
+def test_nudged_rounding_needs_right_shifts_and_a_bounded_accumulator():
+    w = np.array([[100, -3], [-100, 0]])  # [taps][channels]: sum |w| = 200 and 3
+    assert nudged_rounding((0, 0), w, (-1, -31)) == 1
+    assert nudged_rounding(None, w, (0, -5)) == 0  # a shift of 0: no nudge to add
+    # channel 0: bound 255 * 200 + |bias|; the nudge 2^(r-1) must fit below INT32_MAX beside it
+    edge = (1 << 31) - 1 - 255 * 200 - (1 << 4)
+    assert nudged_rounding((edge, 0), w, (-5, -1)) == 1
+    assert nudged_rounding((-(edge + 1), 0), w, (-5, -1)) == 0
+    assert specialise_depthwise(_dw_step()).params["nudged"] == 1
+    assert specialise_depthwise(_dw_step(shift=0)).params["nudged"] == 0

@@ -41,6 +41,11 @@ def test_bounds_by_hand():
     first = [max(y - 1, 0) * 20 + max(x - 1, 0) * 4 for y in range(6) for x in range(5)]
     suffix = np.minimum.accumulate(np.array(first)[::-1])[::-1]
     assert max_displacement(dw) == int((suffix - 4 * (np.arange(30) + 1)).min())
+    # the specialised depthwise layer (dwconv_fast.h) walks the same pixels one at a time: same bound
+    fast = Step(op_index=0, opcode="X", kernel="mf_dwconv_fast_s8", params_type="", params=dict(
+        in_h=6, in_w=5, c=4, fh=3, fw=3, out_h=6, out_w=5, sh=1, sw=1, dh=1, dw=1, pad_h=1, pad_w=1),
+        args=(), consts=(), output=1, macs=0)
+    assert max_displacement(fast) == max_displacement(dw)
     # kernels that read everything for every output (FC, mean, softmax) get no bound
     assert max_displacement(Step(0, "FULLY_CONNECTED", "mf_fully_connected_s8", "x", {}, (), (), 1, 0)) is None
 

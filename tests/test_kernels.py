@@ -88,6 +88,22 @@ OP_CASES = {
                                                                          activation="relu",
                                                                          bias_initializer=_bias())(x), True),
     "depthwise_stride2_valid": ((9, 9, 4), lambda L, x: L.DepthwiseConv2D((2, 3), strides=2)(x), True),
+    # the specialised depthwise kernel (dwconv_fast.h): every pixel an edge pixel, 5 channels (one
+    # group of 4 and a leftover); stride 2 'same' with 6 channels under RELU6; dilation 2 on a
+    # DS-CNN-like 3x3 'same' layer (interior and edge pixels, two groups of 4); a per-tensor one
+    "depthwise_pad1_small_c5": ((3, 2, 5), lambda L, x: L.DepthwiseConv2D(3, padding="same",
+                                                                         bias_initializer=_bias())(x), True),
+    "depthwise_stride2_same_relu6": ((7, 6, 6), lambda L, x: L.DepthwiseConv2D(3, strides=2, padding="same",
+                                                                              activation="relu6",
+                                                                              bias_initializer=_bias())(x), True),
+    "depthwise_dilation2_c8": ((9, 8, 8), lambda L, x: L.DepthwiseConv2D(3, dilation_rate=2, padding="same",
+                                                                        activation="relu",
+                                                                        bias_initializer=_bias())(x), True),
+    "depthwise_per_tensor_5x1": ((12, 3, 4), lambda L, x: L.DepthwiseConv2D((5, 1), padding="same")(x), False),
+    # effective scales above 1 on some channels: positive shifts, the general output stage
+    "depthwise_left_shift_relu6": ((6, 5, 4), lambda L, x: L.DepthwiseConv2D(
+        3, padding="same", activation="relu6",
+        depthwise_initializer=_channel_scaled(((0.1,), (30.0,), (100.0,), (300.0,))))(x), True),
     "max_pool_same_stride2": ((7, 9, 3), lambda L, x: L.MaxPooling2D(3, strides=2, padding="same")(
         L.Conv2D(3, 1)(x)), True),
     "avg_pool_same_stride2": ((7, 9, 3), lambda L, x: L.AveragePooling2D(3, strides=2, padding="same")(
@@ -141,6 +157,26 @@ def assert_native_equals_tflm(model_bytes: bytes, tmp_path, count: int = INPUTS_
 def test_op_case_matches_tflm(case, tmp_path):
     model = op_case_model(case)
     assert_native_equals_tflm(model, tmp_path, seed=len(case))
+
+
+DEPTHWISE_CASES = sorted(c for c in OP_CASES if c.startswith("depthwise_"))
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES)
+def test_depthwise_case_with_emulated_dsp_matches_tflm(case, tmp_path):
+    """The SXTB16 + SMLABB / SMLATT loop of dwconv_fast.h, its instructions modelled in C."""
+    assert_native_equals_tflm(op_case_model(case), tmp_path, seed=len(case) + 1, extra_flags=("-DMF_EMULATE_DSP",))
+
+
+@pytest.mark.parametrize("flags", [(), ("-DMF_EMULATE_DSP",)], ids=["portable", "emulated-dsp"])
+def test_depthwise_without_nudged_rounding_matches_tflm(flags, tmp_path, monkeypatch):
+    """The right-shift output stage's plain division, which layers whose bound nudged_rounding
+    cannot prove keep (the op cases all prove it)."""
+    from mcuforge.codegen import dwconv_fast
+
+    monkeypatch.setattr(dwconv_fast, "nudged_rounding", lambda *args: 0)
+    assert_native_equals_tflm(op_case_model("depthwise_dilation2_c8"), tmp_path, seed=5, extra_flags=flags)
+    assert "/* nudged */ 0" in (tmp_path / "generated" / "model.c").read_text()
 
 
 def test_op_cases_lower_to_the_intended_ops():
@@ -365,6 +401,7 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
              0xFFFF, 0x10000, -0x10000, -0x8000, 0x7FFF, 0x8000, (1 << 31) - 0x10000]
     rows = [(x, m, s) for x in edges for m in edges[3:] for s in (-31, -5, 0, 3)]
     rows += [(x, m, 0) for x in edges for m in edges]  # every sign pair of both 16-bit halves
+    rows += [((1 << 31) - (1 << (e - 1)) + d, 1 << 30, -e) for e in (1, 2, 7, 31) for d in (-2, -1, 0)]
     rows += [(int(x), int(m), 0) for x, m in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
                                                   rng.integers(-(1 << 31), 1 << 31, 3000))]
     rows += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
@@ -378,7 +415,10 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
     assert len(out) == len(rows), f"{len(out)} output lines for {len(rows)} rows"
     for (x, m, s), line in zip(rows, out, strict=True):
         e = min(max(-s, 0), 31)
-        assert [int(v) for v in line.split()] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
+        *values, nudged = line.split()
+        assert [int(v) for v in values] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
+        # the nudged division (dwconv_fast.h's output stage) equals rdbp wherever it applies
+        assert nudged == (str(_rdbp(x, e)) if e >= 1 and x + (1 << (e - 1)) < (1 << 31) else "-"), (x, e)
 
 
 def test_kernels_check_preconditions(tmp_path):

@@ -204,6 +204,7 @@ int {p}_invoke(const int8_t *input, int8_t *output);
 
 #include "mcuforge/kernels.h"
 #include "mcuforge/conv_fast.h"
+#include "mcuforge/dwconv_fast.h"
 #include "mcuforge/pool_fast.h"
 #include "{self.ident}.h"
 

@@ -32,7 +32,7 @@ def _portable(p: dict, window: tuple[int, int]) -> dict:
 
 
 def _literals(g: dict) -> dict:
-    """The specialised layers' literal arguments (mcuforge.codegen.conv_fast / pool_fast), batch 1."""
+    """The specialised layers' literal arguments (mcuforge.codegen.conv_fast / dwconv_fast / pool_fast), batch 1."""
     return dict(n=1, ih=g["in_h"], iw=g["in_w"], ic=g["c"], oh=g["out_h"], ow=g["out_w"],
                 oc=g.get("out_c", g["c"]), fh=g["fh"], fw=g["fw"], sh=g["sh"], sw=g["sw"], dh=g.get("dh", 1),
                 dw=g.get("dw", 1), pad_h=g["pad_h"], pad_w=g["pad_w"])
@@ -47,6 +47,7 @@ PIXEL_KERNELS = {
     "mf_avg_pool_s8": (lambda p: _portable(p, (p["filter_h"], p["filter_w"])), 1),
     "mf_conv_fast_s8": (_literals, 2),   # two output pixels per block (conv_fast.h)
     "mf_pool_fast_s8": (_literals, 1),
+    "mf_dwconv_fast_s8": (_literals, 1),  # one pixel at a time, raster order (dwconv_fast.h)
 }
 
 

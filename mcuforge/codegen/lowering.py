@@ -11,6 +11,7 @@ import numpy as np
 
 from mcuforge.codegen import quant_math as qm
 from mcuforge.codegen.conv_fast import specialise_conv
+from mcuforge.codegen.dwconv_fast import specialise_depthwise
 from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.sparse_weights import choose_weight_storage
 from mcuforge.codegen.errors import CodegenError
@@ -80,7 +81,7 @@ def lower_conv_2d(ctx: OpContext) -> Step:
 
 
 def lower_depthwise_conv_2d(ctx: OpContext) -> Step:
-    return _conv_common(ctx, depthwise=True)
+    return specialise_depthwise(_conv_common(ctx, depthwise=True))
 
 
 def lower_fully_connected(ctx: OpContext) -> Step:

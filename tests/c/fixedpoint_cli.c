@@ -1,5 +1,6 @@
 /* Reads lines "x multiplier shift" from stdin and prints, per line,
- * "srdhm(x, multiplier) rdbp(x, e) mbqm(x, multiplier, shift)" with e = (-shift) clamped to [0, 31].
+ * "srdhm(x, multiplier) rdbp(x, e) mbqm(x, multiplier, shift) nudged" with e = (-shift) clamped to
+ * [0, 31], nudged = mf_rounding_divide_by_pot_nudged(x, e) where its precondition holds, else "-".
  * Lets Python check the fixed-point helpers against an independent big-integer model. */
 #include <stdio.h>
 #include "mcuforge/fixedpoint.h"
@@ -11,9 +12,13 @@ int main(void)
         int e = shift < 0 ? (int)-shift : 0;
         if (e > 31)
             e = 31;
-        printf("%ld %ld %ld\n", (long)mf_sat_rounding_doubling_high_mul((int32_t)x, (int32_t)m),
+        printf("%ld %ld %ld ", (long)mf_sat_rounding_doubling_high_mul((int32_t)x, (int32_t)m),
                (long)mf_rounding_divide_by_pot((int32_t)x, e),
                (long)mf_multiply_by_quantized_multiplier((int32_t)x, (int32_t)m, (int)shift));
+        if (e >= 1 && x + (1L << (e - 1)) <= INT32_MAX)
+            printf("%ld\n", (long)mf_rounding_divide_by_pot_nudged((int32_t)x, e));
+        else
+            printf("-\n");
     }
     return 0;
 }

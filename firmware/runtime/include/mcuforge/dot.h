@@ -26,6 +26,9 @@
 #define MF_SXTB16(v) ((uint32_t)__sxtb16((int32_t)(v)))
 #define MF_SADD16(a, b) ((uint32_t)__sadd16((int32_t)(a), (int32_t)(b)))
 #define MF_SMLAD(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc))
+/* per-lane multiply-accumulate: bottom x bottom, top x top halfwords (depthwise: one channel a lane) */
+#define MF_SMLABB(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
+#define MF_SMLATT(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
 #define MF_USE_DSP 1
 #if defined(__arm__)
 /* SXTB16 Rd, Rm, ROR #8 in one instruction (bytes 1 and 3). */
@@ -58,6 +61,16 @@ static inline int32_t mf_emu_smlad(uint32_t a, uint32_t b, int32_t acc)
     const int32_t hi = (int32_t)(int16_t)(a >> 16) * (int32_t)(int16_t)(b >> 16);
     return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
 }
+static inline int32_t mf_emu_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a & 0xFFFFu) * (int32_t)(int16_t)(b & 0xFFFFu)));
+}
+static inline int32_t mf_emu_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)(a >> 16) * (int32_t)(int16_t)(b >> 16)));
+}
+#define MF_SMLABB(a, b, acc) mf_emu_smlabb((a), (b), (acc))
+#define MF_SMLATT(a, b, acc) mf_emu_smlatt((a), (b), (acc))
 #define MF_SXTB16(v) mf_emu_sxtb16(v)
 #define MF_SADD16(a, b) mf_emu_sadd16((a), (b))
 #define MF_SMLAD(a, b, acc) mf_emu_smlad((a), (b), (acc))

@@ -61,6 +61,15 @@ static inline int32_t mf_rounding_divide_by_pot(int32_t x, int exponent)
     return (x >> exponent) + ((remainder > threshold) ? 1 : 0);
 }
 
+/* mf_rounding_divide_by_pot for exponent >= 1 and x + 2^(exponent - 1) <= INT32_MAX (the caller
+ * proves the bound; mcuforge.codegen.dwconv_fast does at codegen time). With x = q 2^e + rem:
+ * x >= 0 rounds up iff rem >= 2^(e-1), x < 0 iff rem >= 2^(e-1) + 1, i.e. floor((x + 2^(e-1) -
+ * [x < 0]) / 2^e) in both cases: one add, one subtract of the sign bit and one shift. */
+static inline int32_t mf_rounding_divide_by_pot_nudged(int32_t x, int exponent)
+{
+    return (x + (int32_t)(1u << (exponent - 1)) - (int32_t)((uint32_t)x >> 31)) >> exponent;
+}
+
 /* tflite::MultiplyByQuantizedMultiplier(int32_t, int32_t, int) without
  * TFLITE_SINGLE_ROUNDING: the left shift wraps like TFLM's int32 multiply.
  * Always inlined into the hot output stages; mf_multiply_by_quantized_multiplier is the
