@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, specialise_conv
-from mcuforge.codegen.dwconv_fast import nudged_rounding, specialise_depthwise
+from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, nudged_rounding, specialise_conv
+from mcuforge.codegen.dwconv_fast import specialise_depthwise
 from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.steps import ConstArray, Step
 
@@ -67,6 +67,8 @@ def test_output_stage_literals_follow_the_multipliers_and_shifts():
     assert specialise_conv(_conv_step()).params["right_shifts_only"] == 1  # shifts -3, -3
     assert specialise_conv(_with_consts(_conv_step(), shift=(-3, 2))).params["right_shifts_only"] == 0
     assert specialise_conv(_with_consts(_conv_step(), shift=(0, -1))).params["right_shifts_only"] == 1
+    assert specialise_conv(_conv_step()).params["nudged"] == 1  # shifts -3: the bound holds
+    assert specialise_conv(_with_consts(_conv_step(), shift=(0, -1))).params["nudged"] == 0  # a shift of 0
     negative = _with_consts(_conv_step(), multiplier=(1 << 30, -(1 << 30)))
     assert specialise_conv(negative) is negative
 

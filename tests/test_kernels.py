@@ -179,6 +179,18 @@ def test_depthwise_without_nudged_rounding_matches_tflm(flags, tmp_path, monkeyp
     assert "/* nudged */ 0" in (tmp_path / "generated" / "model.c").read_text()
 
 
+@pytest.mark.parametrize("flags", [(), ("-DMF_EMULATE_DSP",)], ids=["portable", "emulated-dsp"])
+def test_conv_without_nudged_rounding_matches_tflm(flags, tmp_path, monkeypatch):
+    """The specialised conv's right-shift output stage with the plain division (the op cases all
+    prove the nudged one's bound)."""
+    from mcuforge.codegen import conv_fast
+
+    monkeypatch.setattr(conv_fast, "nudged_rounding", lambda *args: 0)
+    assert_native_equals_tflm(op_case_model("conv2d_same_relu"), tmp_path, seed=6, extra_flags=flags)
+    text = (tmp_path / "generated" / "model.c").read_text()
+    assert "/* right_shifts_only */ 1" in text and "/* nudged */ 0" in text
+
+
 def test_op_cases_lower_to_the_intended_ops():
     expected = {
         "conv2d_same_relu": "CONV_2D", "depthwise_dm2_same_relu": "DEPTHWISE_CONV_2D",

@@ -28,9 +28,22 @@ def fold_bias(bias: tuple[int, ...] | None, weights: tuple[int, ...], out_c: int
     return wrap_int32(b + input_offset * w.sum(axis=1))
 
 
+def nudged_rounding(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: tuple[int, ...]) -> int:
+    """1 when the output stage may round with mf_rounding_divide_by_pot_nudged: every shift <= -1
+    and, per channel, acc_bound + 2^(-shift - 1) <= INT32_MAX, where acc_bound = |bias| + 255 *
+    sum_t |w[t]| bounds TFLM's accumulator (|x + input_offset| <= 255), and so the doubling high
+    multiply's result h <= max(acc, 0) (multiplier < 2^31). weights: [taps][channels] (a
+    convolution's [oc][k] filter transposed). Used by conv_fast and dwconv_fast."""
+    b = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.abs(np.asarray(bias, dtype=np.int64))
+    bound = b + 255 * np.abs(weights.astype(np.int64)).sum(axis=0)
+    r = -np.asarray(shifts, dtype=np.int64)
+    return int(bool((r >= 1).all() and (bound + (1 << (np.clip(r, 1, 62) - 1)) <= (1 << 31) - 1).all()))
+
+
 def geometry(p: dict, shifts: tuple[int, ...]) -> dict:
     """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order
-    (right_shifts_only: every per-channel shift <= 0, so the kernel's left-shift path folds away)."""
+    (right_shifts_only: every per-channel shift <= 0, so the kernel's left-shift path folds away;
+    without `nudged`, which specialise_conv appends)."""
     i, f, o = p["input"], p["filter"], p["output"]
     n = f["h"] * f["w"] * i["c"]
     rows_adjacent = f["h"] == 1 or p["dilation_h"] * i["w"] == f["w"]
@@ -62,6 +75,8 @@ def specialise_conv(step: Step) -> Step:
         return step
     bias = consts["bias"].values if "bias" in consts else None
     folded = fold_bias(bias, consts["filter"].values, g["out_c"], p["input_offset"])
+    weights = np.asarray(consts["filter"].values, dtype=np.int64).reshape(g["out_c"], -1)
+    g["nudged"] = nudged_rounding(bias, weights.T, consts["shift"].values)
     new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],
                   consts["shift"])
     args = (step.args[0], ("const", "filter"), ("const", "bias_folded"), ("const", "multiplier"), ("const", "shift"))

@@ -11,22 +11,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from mcuforge.codegen.conv_fast import fold_bias
+from mcuforge.codegen.conv_fast import fold_bias, nudged_rounding
 from mcuforge.codegen.steps import ConstArray, Step
 
 KERNEL = "mf_dwconv_fast_s8"
 MAX_TAPS = 64  # MF_DW_MAX_TAPS in dwconv_fast.h: an edge pixel's tap pointers live on the stack
-
-
-def nudged_rounding(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: tuple[int, ...]) -> int:
-    """1 when the output stage may round with mf_rounding_divide_by_pot_nudged: every shift <= -1
-    and, per channel, acc_bound + 2^(-shift - 1) <= INT32_MAX, where acc_bound = |bias| + 255 *
-    sum_t |w[t]| bounds TFLM's accumulator (|x + input_offset| <= 255), and so the doubling high
-    multiply's result h <= max(acc, 0) (multiplier < 2^31). weights: [taps][channels]."""
-    b = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.abs(np.asarray(bias, dtype=np.int64))
-    bound = b + 255 * np.abs(weights.astype(np.int64)).sum(axis=0)
-    r = -np.asarray(shifts, dtype=np.int64)
-    return int(bool((r >= 1).all() and (bound + (1 << (np.clip(r, 1, 62) - 1)) <= (1 << 31) - 1).all()))
 
 
 def geometry(p: dict, shifts: tuple[int, ...]) -> dict:

@@ -176,11 +176,13 @@ __attribute__((always_inline)) static inline const int8_t *mf_cf_patch(
 /* The output stage of channel oc in the specialised kernel. The codegen specialises a layer only
  * when every multiplier is >= 0 (TFLite's always are: [2^30, 2^31) or 0), so the doubling high
  * multiply's INT32_MIN saturation case cannot occur; with `right_shifts_only` (every shift <= 0,
- * a literal) the left-shift path folds away. Equal to mf_requantize_s8 on such constants. */
+ * a literal) the left-shift path folds away, and with `nudged` (a literal, see
+ * mf_requantize_right_s8) the division is one add, one subtract and one shift. Equal to
+ * mf_requantize_s8 on such constants. */
 #define MF_CF_REQUANT(acc, oc)                                                                              \
     (right_shifts_only                                                                                      \
-         ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[oc]), -shift[oc], output_offset, act_min,  \
-                                  act_max)                                                                  \
+         ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[oc]), -shift[oc], nudged, output_offset,   \
+                                  act_min, act_max)                                                         \
          : mf_requantize_s8((acc), mf_cf_nonneg(multiplier[oc]), shift[oc], output_offset, act_min, act_max))
 
 __attribute__((always_inline)) static inline int32_t mf_cf_nonneg(int32_t v)
@@ -196,7 +198,8 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
                                                                 const int32_t *multiplier, const int32_t *shift,
                                                                 int32_t n, int32_t out_c, int32_t output_offset,
                                                                 int32_t act_min, int32_t act_max,
-                                                                int32_t right_shifts_only, int8_t *out_a)
+                                                                int32_t right_shifts_only, int32_t nudged,
+                                                                int8_t *out_a)
 {
     int8_t *out_b = out_a + out_c;
     int32_t oc;
@@ -281,7 +284,7 @@ __attribute__((always_inline)) static inline void mf_conv_fast_s8(
     const int32_t *shift, int8_t *output, int8_t *patch, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
     int32_t fw, int32_t out_h, int32_t out_w, int32_t out_c, int32_t sh, int32_t sw, int32_t dh, int32_t dw,
     int32_t pad_h, int32_t pad_w, int32_t input_zp, int32_t contiguous, int32_t pdist, int32_t output_offset,
-    int32_t act_min, int32_t act_max, int32_t right_shifts_only)
+    int32_t act_min, int32_t act_max, int32_t right_shifts_only, int32_t nudged)
 {
     const int32_t n = fh * fw * c, pixels = out_h * out_w;
     const int32_t gdist = pdist > n ? pdist : n; /* gathered pairs never overlap */
@@ -309,10 +312,10 @@ __attribute__((always_inline)) static inline void mf_conv_fast_s8(
         /* two instantiations: the distance is a literal in each inner loop */
         if (dist == pdist)
             mf_cf_channels(xa, pdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, right_shifts_only, out_a);
+                           act_max, right_shifts_only, nudged, out_a);
         else
             mf_cf_channels(xa, gdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, right_shifts_only, out_a);
+                           act_max, right_shifts_only, nudged, out_a);
     }
 }
 

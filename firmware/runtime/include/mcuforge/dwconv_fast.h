@@ -46,22 +46,9 @@
 /* Input row (c channels) of tap (fy, fx): in place at a literal offset from `base`, or tap[t]. */
 #define MF_DW_TAP(fy, fx) (in_place ? base + ((fy) * dh * in_w + (fx) * dw) * c : tap[(fy) * fw + (fx)])
 
-/* mf_requantize_s8 for shift = -right_shift <= 0: its left shift is 0, so the value shifted is
- * acc itself (the doubling high multiply's INT32_MIN case needs multiplier == INT32_MIN < 0). */
-__attribute__((always_inline)) static inline int8_t mf_dw_requant_right(int32_t acc, int32_t multiplier,
-                                                                       int32_t right_shift, int32_t nudged,
-                                                                       int32_t output_offset, int32_t act_min,
-                                                                       int32_t act_max)
-{
-    const int32_t high = mf_sat_rounding_doubling_high_mul(acc, multiplier);
-    const int32_t v = nudged ? mf_rounding_divide_by_pot_nudged(high, (int)right_shift)
-                             : mf_rounding_divide_by_pot(high, (int)right_shift);
-    return (int8_t)mf_clamp_act(v + output_offset, act_min, act_max);
-}
-
 #define MF_DW_REQUANT(acc, ch)                                                                                    \
-    (right_shifts_only ? mf_dw_requant_right((acc), mf_cf_nonneg(multiplier[ch]), -shift[ch], nudged,            \
-                                             output_offset, act_min, act_max)                                     \
+    (right_shifts_only ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[ch]), -shift[ch], nudged,         \
+                                                output_offset, act_min, act_max)                                  \
                        : MF_CF_REQUANT((acc), (ch)))
 
 /* acc[k] += sum over the fh x fw taps of w[t][c0 + k] * x_t[c0 + k], k < 4. */

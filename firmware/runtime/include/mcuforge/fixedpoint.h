@@ -121,12 +121,19 @@ __attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc
 }
 
 /* mf_requantize_s8 for a shift <= 0, given as right_shift = -shift (0..31): the same value without
- * the left-shift path, for callers that know the sign at compile time (conv_fast.h). */
+ * the left-shift path, for callers that know the sign at compile time (conv_fast.h, dwconv_fast.h).
+ * With `nudged` (a literal: the codegen proved right_shift >= 1 and |acc| + 2^(right_shift - 1) <=
+ * INT32_MAX, mcuforge.codegen.conv_fast.nudged_rounding) the division is
+ * mf_rounding_divide_by_pot_nudged; the doubling high multiply's result is at most |acc| because
+ * multiplier < 2^31, so the bound carries over. */
 __attribute__((always_inline)) static inline int8_t mf_requantize_right_s8(int32_t acc, int32_t multiplier,
-                                                                         int32_t right_shift, int32_t output_offset,
-                                                                         int32_t act_min, int32_t act_max)
+                                                                         int32_t right_shift, int32_t nudged,
+                                                                         int32_t output_offset, int32_t act_min,
+                                                                         int32_t act_max)
 {
-    acc = mf_rounding_divide_by_pot(mf_sat_rounding_doubling_high_mul(acc, multiplier), (int)right_shift);
+    const int32_t high = mf_sat_rounding_doubling_high_mul(acc, multiplier);
+    acc = nudged ? mf_rounding_divide_by_pot_nudged(high, (int)right_shift)
+                 : mf_rounding_divide_by_pot(high, (int)right_shift);
     acc += output_offset;
     return (int8_t)mf_clamp_act(acc, act_min, act_max);
 }
