@@ -1,7 +1,7 @@
 """Zephyr figures for the `zephyr` section of reports/bench_codegen.json (run by hand: CI has no
 Zephyr workspace, and `mcuforge bench codegen` keeps the recorded section).
 
-    ZEPHYR_BASE=<ws>/zephyr python benchmarks/zephyr_bench.py BOARD:BACKEND [...] [--work DIR]
+    ZEPHYR_BASE=<ws>/zephyr python benchmarks/zephyr_bench.py BOARD:BACKEND[:MODEL] [...] [--work DIR]
 
 BOARD: qemu_cortex_m3 or mps2/an386 (Cortex-M4 with DSP; Zephyr 4.1 runs it on Arm FVP only, so
 this runs its zephyr.elf on QEMU's mps2-an386 machine with -icount shift=6 like qemu_cortex_m3).
@@ -14,10 +14,20 @@ compiled-in windows and the instructions they stand for (QEMU -icount shift=6: 6
 time per instruction, read by a CONFIG_SYS_CLOCK_HW_CYCLES_PER_SEC clock). Results are merged into
 the report's `zephyr` section with the commands and the workspace's Zephyr / tflite-micro /
 CMSIS-NN revisions, and issue 11's ratios are recomputed from the runs present (`ratios`).
+
+MODEL (default `student`: the firmware app above, features + model): teacher (the quantize stage's
+int8 conversion of models/teacher.npz, as benchmarks/codegen.py; or --teacher-tflite PATH),
+kws_student, conv1d, dense (benchmarks/models/*.tflite) or a path to any int8 .tflite: the model
+ALONE -- firmware/ with MCUFORGE_MODEL_ALONE (src/main_model.c), no features: one invoke on
+x[i] = ((i*13+5) % 101) - 50 checked against the host TFLM's output (run_int8), the second invoke's
+k_cycle_get_32 cycles. One build dir per board and backend serves every model (only the app
+recompiles). Recorded as runs `BOARD:BACKEND:MODEL`; `model_alone` sums them up per model and board:
+instructions, flash / RAM increments over hello_world, ours (native) over TFLM + CMSIS-NN.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -30,9 +40,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from mcuforge import atomic  # noqa: E402
 from mcuforge.firmware import baremetal, zephyr_build  # noqa: E402
+from zephyr_alone import (ALONE_MODELS, alone_inputs, alone_model_path, alone_summary, model_name,  # noqa: E402
+                          parse_alone_console)
 
 REPORT = ROOT / "reports/bench_codegen.json"
 NS_PER_INSTRUCTION = 64  # -icount shift=6
@@ -41,6 +54,7 @@ NS_PER_INSTRUCTION = 64  # -icount shift=6
 CYCLES_TARGET = {"qemu_cortex_m3": 0.8, "mps2/an386": 1.0}
 INCREMENT_TARGET = 0.5
 WINDOW_SYMBOLS = "mcuforge_sample_"
+BACKENDS = ("native", "tflm_cmsis_nn", "tflm_reference", "hello_world")
 QEMU_M4 = ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-vga", "none",
            "-icount", "shift=6,align=off,sleep=off", "-kernel"]
 
@@ -126,6 +140,20 @@ def measure_hello_world(board: str, work: Path, env: dict, cmake_args: list[str]
             "commands": [" ".join(["nice -n 15", "west", *cmd[cmd.index("build"):]])]}
 
 
+def run_board(board: str, build: Path, elf: Path, env: dict) -> tuple[list[str], str]:
+    """(the command, its console) of one run of a build until its PASS/FAIL line."""
+    if board == "mps2/an386":
+        cmd = [*QEMU_M4, str(elf)]
+        return cmd, run_until_result(cmd, timeout=1800)
+    cmd = [*zephyr_build.west_command(), "build", "-d", str(build), "-t", "run"]
+    return cmd, zephyr_build.run_on_qemu(build, env, timeout=1800)
+
+
+def build_command(board: str, build: Path, inputs: Path, generated: Path, cmake_args: list[str]) -> str:
+    return (f"nice -n 15 west build -b {board} firmware -d {build} -p auto -- -DMCUFORGE_INPUTS_DIR={inputs} "
+            f"-DMCUFORGE_GENERATED_DIR={generated} {' '.join(cmake_args)}")
+
+
 def measure(board: str, backend: str, work: Path) -> dict:
     env, cmake_args, toolchain = zephyr_build.toolchain_setup(dict(os.environ))
     if backend == "hello_world":
@@ -134,12 +162,7 @@ def measure(board: str, backend: str, work: Path) -> dict:
     build = work / f"{board.replace('/', '_')}-{backend}"
     elf = zephyr_build.west_build(board, build, inputs, generated, env, cmake_args)
     sizes = baremetal.elf_sizes(elf)
-    if board == "mps2/an386":
-        cmd = [*QEMU_M4, str(elf)]
-        console = run_until_result(cmd, timeout=1800)
-    else:
-        cmd = [*zephyr_build.west_command(), "build", "-d", str(build), "-t", "run"]
-        console = zephyr_build.run_on_qemu(build, env, timeout=1800)
+    cmd, console = run_board(board, build, elf, env)
     parsed = zephyr_build.parse_console(console)
     cycles = [w["cycles"] for w in parsed["per_window"]]
     median = int(statistics.median(cycles)) if cycles else None
@@ -150,9 +173,49 @@ def measure(board: str, backend: str, work: Path) -> dict:
             "result": parsed["result"], "windows": parsed["windows"], "logits_exact": parsed["logits_exact"],
             "cycles_per_inference_median": median, "cycle_clock_hz": hz,
             "instructions_per_inference_median": instructions(median, hz) if median is not None else None,
-            "commands": [f"nice -n 15 west build -b {board} firmware -d {build} -p auto -- "
-                         f"-DMCUFORGE_INPUTS_DIR={inputs} -DMCUFORGE_GENERATED_DIR={generated} {' '.join(cmake_args)}",
-                         " ".join(cmd)]}
+            "commands": [build_command(board, build, inputs, generated, cmake_args), " ".join(cmd)]}
+
+
+def parse_run(spec: str) -> tuple[str, str, str]:
+    """BOARD:BACKEND[:MODEL] -> (board, backend, model); model `student` (the default) is the firmware app."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise SystemExit(f"run {spec!r}: expected BOARD:BACKEND or BOARD:BACKEND:MODEL, e.g. mps2/an386:native:teacher")
+    board, backend, model = parts[0], parts[1], parts[2] if len(parts) == 3 else "student"
+    if backend not in BACKENDS:
+        raise SystemExit(f"run {spec!r}: backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "hello_world" and model != "student":
+        raise SystemExit(f"run {spec!r}: hello_world has no model (the baseline is one per board: {board}:hello_world)")
+    if model != "student" and model not in ALONE_MODELS and not model.endswith(".tflite"):
+        raise SystemExit(f"run {spec!r}: model {model!r} is not student, {', '.join(ALONE_MODELS)} or a .tflite path")
+    return board, backend, model
+
+
+def run_key(board: str, backend: str, model: str) -> str:
+    """The report's key: the default app keeps BOARD:BACKEND; a model alone is BOARD:BACKEND:NAME."""
+    return f"{board}:{backend}" if model == "student" else f"{board}:{backend}:{model_name(model)}"
+
+
+def measure_alone(board: str, backend: str, model: str, work: Path, teacher_tflite: Path | None) -> dict:
+    env, cmake_args, toolchain = zephyr_build.toolchain_setup(dict(os.environ))
+    name, path = model_name(model), alone_model_path(model, work, teacher_tflite)
+    inputs, generated, expected = alone_inputs(path, name, backend, work)
+    build = work / f"{board.replace('/', '_')}-{backend}-alone"
+    elf = zephyr_build.west_build(board, build, inputs, generated, env, cmake_args)
+    sizes = baremetal.elf_sizes(elf)
+    cmd, console = run_board(board, build, elf, env)
+    parsed = parse_alone_console(console)
+    hz = hz_per_cycle_clock(build)
+    return {"board": board, "backend": backend, "model": name,
+            "model_path": str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path),
+            "model_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "toolchain": toolchain,
+            "flash_bytes": sizes["text"] + sizes["data"], "ram_bytes": sizes["data"] + sizes["bss"],
+            "result": parsed["result"], "output": parsed["output"], "expected_output": expected,
+            "output_exact": parsed["output"] == expected and parsed["result"] == "PASS",
+            "cycles_per_invoke": parsed["cycles"], "first_invoke_cycles": parsed["first_invoke_cycles"],
+            "cycle_clock_hz": hz, "instructions_per_invoke": instructions(parsed["cycles"], hz),
+            "commands": [build_command(board, build, inputs, generated, cmake_args), " ".join(cmd)]}
 
 
 def ratio(ours: float | None, theirs: float | None, target: float) -> dict:
@@ -196,13 +259,16 @@ def merge(section: dict, key: str, result: dict) -> None:
         if stale in section and not section[stale]:
             del section[stale]
     section["ratios"] = issue_ratios(section["runs"])
+    section["model_alone"] = alone_summary(section["runs"])
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="BOARD:BACKEND")
+    parser.add_argument("runs", nargs="+", help="BOARD:BACKEND[:MODEL]")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--teacher-tflite", type=Path, default=None, help="an already converted int8 teacher")
     args = parser.parse_args(argv)
+    specs = [parse_run(spec) for spec in args.runs]
     zephyr_base = Path(os.environ.get("ZEPHYR_BASE", ""))
     if not (zephyr_base / "VERSION").is_file():
         raise SystemExit("set ZEPHYR_BASE to a workspace's zephyr/ (docs/zephyr.md)")
@@ -217,10 +283,21 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                          "flash/RAM: text+data / data+bss of zephyr.elf (kernel, 16 test windows of "
                          "window_bytes, stacks and arena included); ratios: issue 11's targets, increments over "
                          "the board's hello_world built the same way, test windows excluded")
-    for spec in args.runs:
-        board, _, backend = spec.partition(":")
-        result = measure(board, backend, work)
-        merge(section, f"{board}:{backend}", result)
+    section["method_model_alone"] = (
+        "runs BOARD:BACKEND:MODEL: firmware/ with MCUFORGE_MODEL_ALONE (src/main_model.c), the model alone on "
+        "x[i] = ((i*13+5) % 101) - 50, output checked against the host TFLM's; cycles: k_cycle_get_32 around the "
+        "second invoke (TFLM builds its interpreter in the first) under QEMU -icount shift=6, instructions as above; "
+        "flash/RAM of zephyr.elf (kernel, stacks, arena included); model_alone: increments over the board's "
+        "hello_world")
+    for board, backend, model in specs:
+        if model == "student":
+            result = measure(board, backend, work)
+        else:
+            result = measure_alone(board, backend, model, work, args.teacher_tflite)
+        teacher = f"--teacher-tflite {args.teacher_tflite} " if model == "teacher" and args.teacher_tflite else ""
+        result["commands"].insert(0, f"ZEPHYR_BASE={zephyr_base} nice -n 15 python benchmarks/zephyr_bench.py "
+                                  f"--work {work} {teacher}{':'.join((board, backend, model))}")
+        merge(section, run_key(board, backend, model), result)
         print(json.dumps(result), flush=True)
         atomic.write_json(REPORT, report)
 

@@ -1,5 +1,6 @@
 """benchmarks/zephyr_bench.py: issue 11's ratios from the runs, how measured runs replace recorded ones,
-cycles -> instructions, the test windows' bytes read from a real ELF -- and, where a Zephyr workspace
+cycles -> instructions, the test windows' bytes read from a real ELF, run specs BOARD:BACKEND[:MODEL] and
+(benchmarks/zephyr_alone.py) the model-alone inputs, console and summary -- and, where a Zephyr workspace
 exists, the hello_world baseline built for real."""
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conftest import ROOT
 from mcuforge.firmware import zephyr_workspace
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import zephyr_alone  # noqa: E402
 import zephyr_bench  # noqa: E402
 
 
@@ -85,3 +87,75 @@ def test_hello_world_baseline_builds_for_qemu_cortex_m3(tmp_path, monkeypatch):
     result = zephyr_bench.measure("qemu_cortex_m3", "hello_world", tmp_path)
     assert result["backend"] == "hello_world" and 4_000 < result["flash_bytes"] < 40_000
     assert 0 < result["ram_bytes"] <= 65_536
+
+
+def test_run_specs_default_to_the_student_and_name_the_model_alone_runs():
+    assert zephyr_bench.parse_run("mps2/an386:native") == ("mps2/an386", "native", "student")
+    assert zephyr_bench.parse_run("qemu_cortex_m3:tflm_cmsis_nn:kws_student") == (
+        "qemu_cortex_m3", "tflm_cmsis_nn", "kws_student")
+    assert zephyr_bench.run_key("mps2/an386", "native", "student") == "mps2/an386:native"
+    assert zephyr_bench.run_key("mps2/an386", "native", "/x/my-model.tflite") == "mps2/an386:native:my_model"
+    for bad, says in (("mps2/an386", "BOARD:BACKEND"), ("mps2/an386:cmsis", "not one of"),
+                      ("mps2/an386:native:resnet", "not student"), ("mps2/an386:hello_world:teacher", "no model"),
+                      ("a:b:c:d", "BOARD:BACKEND")):
+        with pytest.raises(SystemExit, match=says):
+            zephyr_bench.parse_run(bad)
+
+
+def test_model_alone_inputs_select_the_backend_and_hold_the_expected_output():
+    cmake = zephyr_alone.alone_inputs_cmake("kws_student", "tflm_cmsis_nn")
+    assert "set(MCUFORGE_MODEL kws_student)" in cmake and "set(MCUFORGE_BACKEND tflm)" in cmake
+    assert "set(MCUFORGE_TFLM_CMSIS_NN ON)" in cmake and "set(MCUFORGE_MODEL_ALONE ON)" in cmake
+    assert "set(MCUFORGE_BACKEND native)" in zephyr_alone.alone_inputs_cmake("teacher", "native")
+    assert "set(MCUFORGE_TFLM_CMSIS_NN OFF)" in zephyr_alone.alone_inputs_cmake("teacher", "tflm_reference")
+    assert "mf_alone_expected[3] = {-128, 0, 127};" in zephyr_alone.alone_header("teacher", [-128, 0, 127])
+
+
+def test_model_alone_console_is_parsed_and_a_missing_line_is_an_error():
+    console = ("*** Booting Zephyr OS build v4.1.0-rc1 ***\nmcuforge: model kws_student alone, native backend, "
+               "490 inputs, 10 outputs\nmodel alone: status 0, 1234567 cycles, first invoke status 0, 1234570 "
+               "cycles, output exact\noutput: -128 5 -3 127 0 0 0 0 0 -1\nmcuforge: PASS\n")
+    assert zephyr_alone.parse_alone_console(console) == {
+        "result": "PASS", "status": 0, "cycles": 1234567, "first_invoke_status": 0, "first_invoke_cycles": 1234570,
+        "output": [-128, 5, -3, 127, 0, 0, 0, 0, 0, -1]}
+    with pytest.raises(SystemExit, match="model alone"):
+        zephyr_alone.parse_alone_console(console.replace("output: ", "out: "))
+
+
+def alone(board, backend, model, instructions, flash, ram):
+    return {"board": board, "backend": backend, "model": model, "instructions_per_invoke": instructions,
+            "flash_bytes": flash, "ram_bytes": ram, "output_exact": True}
+
+
+def test_model_alone_summary_per_model_and_board_and_merge_keeps_the_other_runs():
+    section = {"runs": {"mps2/an386:hello_world": run("mps2/an386", "hello_world", 15_000, 4_500, windows=0),
+                        "mps2/an386:native": run("mps2/an386", "native", 70_000, 13_500, cycles=900_000)}}
+    zephyr_bench.merge(section, "mps2/an386:native:teacher", alone("mps2/an386", "native", "teacher", 400_000,
+                                                                  45_000, 10_500))
+    zephyr_bench.merge(section, "mps2/an386:tflm_cmsis_nn:teacher", alone("mps2/an386", "tflm_cmsis_nn", "teacher",
+                                                                          500_000, 115_000, 14_500))
+    zephyr_bench.merge(section, "qemu_cortex_m3:native:teacher", alone("qemu_cortex_m3", "native", "teacher",
+                                                                      450_000, 44_000, 10_400))
+    assert set(section["runs"]) == {"mps2/an386:hello_world", "mps2/an386:native", "mps2/an386:native:teacher",
+                                    "mps2/an386:tflm_cmsis_nn:teacher", "qemu_cortex_m3:native:teacher"}
+    m4 = section["model_alone"]["teacher"]["mps2/an386"]
+    assert m4["native"] == {"instructions": 400_000, "output_exact": True, "flash_increment": 30_000,
+                            "ram_increment": 6_000}
+    assert m4["native_over_tflm_cmsis_nn"] == {"instructions": 0.8, "flash_increment": 0.3, "ram_increment": 0.6}
+    m3 = section["model_alone"]["teacher"]["qemu_cortex_m3"]  # no hello_world, no CMSIS-NN run on that board
+    assert m3["native"]["flash_increment"] is None
+    assert m3["native_over_tflm_cmsis_nn"] == {"instructions": None, "flash_increment": None, "ram_increment": None}
+    assert set(section["ratios"]) == {"mps2/an386", "qemu_cortex_m3"}  # the student's ratios, unchanged keys
+
+
+@pytest.mark.skipif(WORKSPACE.zephyr_base is None, reason="no Zephyr workspace (docs/zephyr.md: west init -l "
+                    "mcuforge && west update, or set ZEPHYR_BASE)")
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed "
+                    "(apt-get install qemu-system-arm)")
+@pytest.mark.slow
+def test_dense_model_alone_runs_exact_in_zephyr_on_qemu_cortex_m3(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZEPHYR_BASE", str(WORKSPACE.zephyr_base))
+    result = zephyr_bench.measure_alone("qemu_cortex_m3", "native", "dense", tmp_path, None)
+    assert result["result"] == "PASS" and result["output_exact"] and result["model"] == "dense"
+    assert result["output"] == result["expected_output"] and len(result["output"]) > 1
+    assert 0 < result["instructions_per_invoke"] < 1_000_000

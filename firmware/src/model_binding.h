@@ -7,8 +7,6 @@
 
 #include <zephyr/kernel.h>
 
-#include "mcuforge_features_config.h"
-
 #define MF_CAT(a, b) a##b
 #define MF_XCAT(a, b) MF_CAT(a, b)
 #define MF_STR(a) #a
@@ -21,8 +19,12 @@
 #define MF_OUTPUT_SIZE MF_MACRO(_OUTPUT_SIZE)
 #define MF_NUM_LABELS MF_MACRO(_NUM_LABELS)
 
+#ifndef MF_MODEL_ALONE /* main_model.c runs the model without the feature twin */
+#include "mcuforge_features_config.h"
+
 BUILD_ASSERT(MCUFORGE_FEATURES_N_FEATURES == MF_INPUT_SIZE,
 	     "the feature twin's output size differs from the model's input size: re-run codegen");
+#endif
 
 /* Index of the largest value (the first one on ties). */
 static inline int mf_argmax(const int8_t *values, int count)

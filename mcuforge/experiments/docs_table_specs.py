@@ -231,6 +231,8 @@ def zephyr_runs(r: Reports) -> str:
                 "hello_world": "Zephyr's hello_world (baseline)"}
     rows = []
     for key, run in sorted(r.get("bench_codegen", "zephyr.runs").items()):
+        if "model" in run:  # a model alone: zephyr_model_alone's table
+            continue
         measured = run.get("cycles_per_inference_median") is not None
         qemu = (f"{run['result']}: {count(run['logits_exact'])} / {count(run['windows'])} bit-exact"
                 if measured else "")
@@ -257,6 +259,30 @@ def zephyr_ratios(r: Reports) -> str:
     return table(("board", "ratio", "measured", "target", ""), rows, ("---", "---", "---:", "---:", "---"))
 
 
+def zephyr_model_alone(r: Reports) -> str:
+    """docs/zephyr.md: each model alone in Zephyr per board and backend (bench_codegen.json `zephyr.model_alone`)."""
+    backends = {"native": "ours (native)", "tflm_cmsis_nn": "TFLM + CMSIS-NN", "tflm_reference": "TFLM reference"}
+    rows = []
+    for model, boards in sorted(r.get("bench_codegen", "zephyr.model_alone").items()):
+        for board, entry in sorted(boards.items()):
+            ratios = entry["native_over_tflm_cmsis_nn"]
+            for backend, name in backends.items():
+                if backend not in entry:
+                    continue
+                x = entry[backend]
+                ratio = (" / ".join("–" if ratios[k] is None else f"{ratios[k]:.3f}"
+                                    for k in ("instructions", "flash_increment", "ram_increment"))
+                         if backend == "native" and any(v is not None for v in ratios.values()) else "")
+                rows.append((model, board, name, count(x["instructions"]),
+                             "" if x["flash_increment"] is None else f"{count(x['flash_increment'])} B",
+                             "" if x["ram_increment"] is None else f"{count(x['ram_increment'])} B",
+                             "yes" if x["output_exact"] else "**no**", ratio))
+    return table(("model", "board", "backend", "instructions / invoke", "flash over hello_world",
+                  "RAM over hello_world", "output exact", "ours ÷ CMSIS-NN: instructions / flash / RAM"),
+                 rows, ("---", "---", "---", "---:", "---:", "---:", "---", "---"))
+
+
 TABLES = {"mutation-check": mutation_check, "baremetal": baremetal, "targets": targets, "results": results, "results-where": results_where, "crossval": crossval,
           "codegen-bench-models": codegen_table(0), "codegen-pipeline-models": codegen_table(1),
-          "zephyr-runs": zephyr_runs, "zephyr-ratios": zephyr_ratios}
+          "zephyr-runs": zephyr_runs, "zephyr-ratios": zephyr_ratios,
+          "zephyr-model-alone": zephyr_model_alone}
