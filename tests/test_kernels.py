@@ -172,9 +172,9 @@ def test_depthwise_case_with_emulated_dsp_matches_tflm(case, tmp_path):
 def test_depthwise_without_nudged_rounding_matches_tflm(flags, tmp_path, monkeypatch):
     """The right-shift output stage's plain division, which layers whose bound nudged_rounding
     cannot prove keep (the op cases all prove it)."""
-    from mcuforge.codegen import dwconv_fast
+    from mcuforge.codegen import conv_fast  # output_stage, shared with the depthwise kernel
 
-    monkeypatch.setattr(dwconv_fast, "nudged_rounding", lambda *args: 0)
+    monkeypatch.setattr(conv_fast, "nudged_rounding", lambda *args: 0)
     assert_native_equals_tflm(op_case_model("depthwise_dilation2_c8"), tmp_path, seed=5, extra_flags=flags)
     assert "/* nudged */ 0" in (tmp_path / "generated" / "model.c").read_text()
 

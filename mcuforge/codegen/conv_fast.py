@@ -40,10 +40,16 @@ def nudged_rounding(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: t
     return int(bool((r >= 1).all() and (bound + (1 << (np.clip(r, 1, 62) - 1)) <= (1 << 31) - 1).all()))
 
 
-def geometry(p: dict, shifts: tuple[int, ...]) -> dict:
-    """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order
-    (right_shifts_only: every per-channel shift <= 0, so the kernel's left-shift path folds away;
-    without `nudged`, which specialise_conv appends)."""
+def output_stage(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: tuple[int, ...]) -> dict:
+    """The output-stage literals that close the argument lists of mf_conv_fast_s8 and
+    mf_dwconv_fast_s8: right_shifts_only (every per-channel shift <= 0, so the kernel's left-shift
+    path folds away) and nudged (nudged_rounding). weights: [taps][channels]."""
+    return dict(right_shifts_only=int(all(v <= 0 for v in shifts)), nudged=nudged_rounding(bias, weights, shifts))
+
+
+def geometry(p: dict) -> dict:
+    """The literal arguments of mf_conv_fast_s8 after its pointers, in its parameter order (without
+    the output_stage ones, which specialise_conv appends)."""
     i, f, o = p["input"], p["filter"], p["output"]
     n = f["h"] * f["w"] * i["c"]
     rows_adjacent = f["h"] == 1 or p["dilation_h"] * i["w"] == f["w"]
@@ -55,8 +61,7 @@ def geometry(p: dict, shifts: tuple[int, ...]) -> dict:
     return dict(in_h=i["h"], in_w=i["w"], c=i["c"], fh=f["h"], fw=f["w"], out_h=o["h"], out_w=o["w"],
                 out_c=o["c"], sh=p["stride_h"], sw=p["stride_w"], dh=p["dilation_h"], dw=p["dilation_w"],
                 pad_h=p["pad_h"], pad_w=p["pad_w"], input_zp=-p["input_offset"], contiguous=contiguous,
-                pdist=pdist, output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"],
-                right_shifts_only=int(all(v <= 0 for v in shifts)))
+                pdist=pdist, output_offset=p["output_offset"], act_min=p["act_min"], act_max=p["act_max"])
 
 
 def specialise_conv(step: Step) -> Step:
@@ -67,7 +72,7 @@ def specialise_conv(step: Step) -> Step:
     consts = {c.suffix: c for c in step.consts}
     if p["input"]["n"] != 1 or min(consts["multiplier"].values) < 0:
         return step
-    g = geometry(p, consts["shift"].values)
+    g = geometry(p)
     n = g["fh"] * g["fw"] * g["c"]
     scratch = max(g["pdist"], n) + n
     scratch = (scratch + 3) & ~3  # whole words: the DSP loop loads 4 bytes at a time
@@ -76,7 +81,7 @@ def specialise_conv(step: Step) -> Step:
     bias = consts["bias"].values if "bias" in consts else None
     folded = fold_bias(bias, consts["filter"].values, g["out_c"], p["input_offset"])
     weights = np.asarray(consts["filter"].values, dtype=np.int64).reshape(g["out_c"], -1)
-    g["nudged"] = nudged_rounding(bias, weights.T, consts["shift"].values)
+    g.update(output_stage(bias, weights.T, consts["shift"].values))
     new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],
                   consts["shift"])
     args = (step.args[0], ("const", "filter"), ("const", "bias_folded"), ("const", "multiplier"), ("const", "shift"))
