@@ -65,12 +65,13 @@ def test_instruction_count_is_deterministic(core_name, tmp_path):
 
 # The specialised layers (conv_fast.h, dwconv_fast.h, pool_fast.h) on the real instruction sets: the portable
 # loops on the Cortex-M3, the SXTB16/SMLAD loop on the Cortex-M4 and the hand-scheduled ARMv6-M
-# loops (dot_armv6m.h: 4 rows and the 2-row leftover, no offset) with the 32-bit requantisation on the
-# Cortex-M0+, the portable loops compiled for RV32IMC (MUL/MULH), against tflite_micro for
+# loops (dot_armv6m.h: 1 to 5 rows of tap-interleaved int32 weights, no offset) with the 32-bit
+# requantisation (its three-multiply table form where the codegen proves the bounds) on the Cortex-M0+, the portable loops compiled for RV32IMC (MUL/MULH), against tflite_micro for
 # the documented input. Shapes: 2-D and 1-D convolutions with padding, stride 2, dilation 2
 # (gathered patches) and in-place patches; depthwise (SMLABB/SMLATT on the M4) with edge taps,
 # dilation 2, stride 2 and a channel count not a multiple of 4; max / average pooling; MEAN.
 QEMU_OP_CASES = ("conv2d_same_relu", "conv2d_valid_stride2_relu6", "conv2d_dilation2", "conv1d_valid",
+                 "conv1d_same_c12",
                  "conv2d_left_shift_relu6",
                  "depthwise_dilation2_c8", "depthwise_stride2_same_relu6", "depthwise_left_shift_relu6",
                  "max_pool_same_stride2", "avg_pool_same_stride2", "mean_1d")

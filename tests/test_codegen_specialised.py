@@ -1,14 +1,15 @@
 """The codegen side of the specialised layers (mcuforge.codegen.conv_fast / pool_fast): the
 input offset folded into the bias, the literal geometry, and the fall-backs to the portable
 kernels. Bit-exactness of the C bodies against tflite_micro is tests/test_kernels.py (host, both
-the portable and the emulated-DSP loops) and tests/test_baremetal.py (QEMU Cortex-M3 and M4)."""
+the portable and the emulated-DSP loops) and tests/test_baremetal.py (QEMU Cortex-M0+, M3, M4 and RV32IMC)."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
 
-from mcuforge.codegen.conv_fast import MAX_SCRATCH, fold_bias, geometry, nudged_rounding, specialise_conv
+from mcuforge.codegen.conv_fast import (MAX_SCRATCH, armv6m_requant_table, armv6m_rows, fold_bias, geometry,
+                                        nudged_rounding, specialise_conv)
 from mcuforge.codegen.dwconv_fast import specialise_depthwise
 from mcuforge.codegen.pool_fast import specialise_mean, specialise_pool
 from mcuforge.codegen.steps import ConstArray, Step
@@ -47,7 +48,24 @@ def test_one_dimensional_conv_reads_patches_in_place():
     assert step.scratch_bytes == 20  # max(pdist, n) + n = 18, rounded up to whole words
     consts = {c.suffix: c.values for c in step.consts}
     assert "bias" not in consts and consts["bias_folded"] == fold_bias((5, -7), consts["filter"], 2, 128)
-    assert [kind for kind, _ in step.args] == ["tensor", "const", "const", "const", "const"]
+    assert [v for _, v in step.args] == [0, "filter", "filter_rows", "bias_folded", "multiplier", "shift",
+                                         "requant_table"]
+    guarded = {c.suffix: c.guard for c in step.consts if c.guard}
+    assert guarded == {"filter_rows": "MF_ARMV6M", "requant_table": "MF_ARMV6M"}  # ARMv6-M's own copies
+
+
+def test_armv6m_layouts():
+    """filter_rows: groups of five output channels, each [tap][channel] (one LDM per tap); the
+    requant table: per channel the multiplier's 11/11/9-bit split, 2^(8+s) and 9+s."""
+    weights = np.arange(7 * 3).reshape(7, 3)  # [oc][k]
+    assert armv6m_rows(weights) == (0, 3, 6, 9, 12, 1, 4, 7, 10, 13, 2, 5, 8, 11, 14, 15, 18, 16, 19, 17, 20)
+    stage = dict(right_shifts_only=1, nudged=1, below_2p20=1)
+    m = (5 << 22) + (3 << 11) + 7
+    assert armv6m_requant_table(stage, (m, 1 << 30), (-1, -22)) == (7, 3, 5, 1 << 9, 10, 0, 0, 256, 1 << 30, 31)
+    step = specialise_conv(_conv_step())
+    assert step.params["below_2p20"] == 1  # |bias| + 255 * sum |w| < 2^20
+    big = specialise_conv(_with_consts(_conv_step(), bias=(1 << 20, 0)))
+    assert big.params["below_2p20"] == 0 and ("null", None) in big.args  # no table: the generic stage
 
 
 def test_two_dimensional_conv_gathers_patches():

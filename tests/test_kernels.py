@@ -84,6 +84,8 @@ OP_CASES = {
                                                                       (0.1, 30.0, 100.0, 300.0)))(x), True),
     "conv2d_per_tensor": ((6, 6, 3), lambda L, x: L.Conv2D(4, 3, activation="relu")(x), False),
     "conv1d_valid": ((30, 4), lambda L, x: L.Conv1D(6, 5, activation="relu", bias_initializer=_bias())(x), True),
+    # 12 channels: ARMv6-M's 5-row kernel twice and its 2-row one; 9 taps: one before its 4-tap loop
+    "conv1d_same_c12": ((20, 3), lambda L, x: L.Conv1D(12, 3, padding="same", activation="relu")(x), True),
     "depthwise_dm2_same_relu": ((7, 7, 3), lambda L, x: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
                                                                          activation="relu",
                                                                          bias_initializer=_bias())(x), True),
@@ -404,6 +406,32 @@ def _mbqm(x: int, multiplier: int, shift: int) -> int:
     return _rdbp(_srdhm(_wrap32(x << left), multiplier), right)
 
 
+
+def test_armv6m_requant_table_matches_gemmlowp_model(tmp_path):
+    """mf_mbqm_table (ARMv6-M's output stage, one shift for both roundings) with the words
+    armv6m_requant_table writes, against MultiplyByQuantizedMultiplier, over its whole domain's edges:
+    |acc| < 2^20, multipliers >= 0, right shifts 1..22 (outside it the table is refused)."""
+    from mcuforge.codegen.conv_fast import armv6m_requant_table
+
+    exe = _compile(tmp_path, TESTS_C / "requant_table_cli.c")
+    stage = dict(right_shifts_only=1, nudged=1, below_2p20=1)
+    rng = np.random.default_rng(5)
+    xs = [-(1 << 20) + 1, -(1 << 19), -513, -512, -1, 0, 1, 511, 512, (1 << 20) - 1]
+    cases = [(x, m, s) for x in xs for m in (0, 1, 0x7FF, 1 << 22, 1 << 30, (1 << 31) - 1) for s in (1, 7, 22)]
+    cases += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 20) + 1, 1 << 20, 4000),
+                                                         rng.integers(1 << 30, 1 << 31, 4000),
+                                                         rng.integers(1, 23, 4000))]
+    lines = []
+    for x, m, s in cases:
+        words = armv6m_requant_table(stage, (m,), (-s,))
+        lines.append(" ".join(map(str, (x, *words))))
+    out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert [int(v) for v in out] == [_mbqm(x, m, -s) for x, m, s in cases]
+    assert armv6m_requant_table(stage, (1 << 30,), (-23,)) is None  # 2^(8+s) would overflow
+    assert armv6m_requant_table(stage, (1 << 30,), (0,)) is None
+    assert armv6m_requant_table(dict(stage, below_2p20=0), (1 << 30,), (-3,)) is None
+
 @pytest.mark.parametrize("defines", [(), ("-DMF_MUL32_HIGH",)], ids=["int64", "mul32"])
 def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
     """int64: SMULL-style 64-bit product; mul32: the ARMv6-M path (four 16 x 16-bit multiplies)."""
@@ -419,6 +447,8 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
     rows += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 31), 1 << 31, 3000),
                                                          rng.integers(1 << 30, 1 << 31, 3000),
                                                          rng.integers(-31, 8, 3000))]
+    below = [-(1 << 20), -(1 << 20) + 1, (1 << 20) - 1, 1 << 20, -(1 << 19), 0x7FF, -0x800]
+    rows += [(x, m, 0) for x in below for m in (0, 1, 0x7FF, 0x800, 1 << 22, (1 << 22) - 1, 1 << 30, (1 << 31) - 1)]
     rows += [(int(x), int(m), int(s)) for x, m, s in zip(rng.integers(-(1 << 20), 1 << 20, 2000),
                                                          rng.integers(1 << 30, 1 << 31, 2000),
                                                          rng.integers(-31, 1, 2000))]
@@ -427,10 +457,12 @@ def test_fixedpoint_helpers_match_gemmlowp_model(tmp_path, defines):
     assert len(out) == len(rows), f"{len(out)} output lines for {len(rows)} rows"
     for (x, m, s), line in zip(rows, out, strict=True):
         e = min(max(-s, 0), 31)
-        *values, nudged = line.split()
+        *values, nudged, below = line.split()
         assert [int(v) for v in values] == [_srdhm(x, m), _rdbp(x, e), _mbqm(x, m, s)], (x, m, s)
         # the nudged division (dwconv_fast.h's output stage) equals rdbp wherever it applies
         assert nudged == (str(_rdbp(x, e)) if e >= 1 and x + (1 << (e - 1)) < (1 << 31) else "-"), (x, e)
+        # the three-multiply high product (ARMv6-M's output stage) equals srdhm wherever it applies
+        assert below == (str(_srdhm(x, m)) if abs(x) < (1 << 20) and m >= 0 else "-"), (x, m)
 
 
 def test_kernels_check_preconditions(tmp_path):

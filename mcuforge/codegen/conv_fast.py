@@ -34,17 +34,51 @@ def nudged_rounding(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: t
     sum_t |w[t]| bounds TFLM's accumulator (|x + input_offset| <= 255), and so the doubling high
     multiply's result h <= max(acc, 0) (multiplier < 2^31). weights: [taps][channels] (a
     convolution's [oc][k] filter transposed). Used by conv_fast and dwconv_fast."""
-    b = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.abs(np.asarray(bias, dtype=np.int64))
-    bound = b + 255 * np.abs(weights.astype(np.int64)).sum(axis=0)
+    bound = acc_bound(bias, weights)
     r = -np.asarray(shifts, dtype=np.int64)
     return int(bool((r >= 1).all() and (bound + (1 << (np.clip(r, 1, 62) - 1)) <= (1 << 31) - 1).all()))
+
+
+def acc_bound(bias: tuple[int, ...] | None, weights: np.ndarray) -> np.ndarray:
+    """Per channel, |bias| + 255 * sum_t |w[t]|: a bound on TFLM's accumulator (|x + input_offset|
+    <= 255). weights: [taps][channels]."""
+    b = np.zeros(weights.shape[1], dtype=np.int64) if bias is None else np.abs(np.asarray(bias, dtype=np.int64))
+    return b + 255 * np.abs(weights.astype(np.int64)).sum(axis=0)
+
+
+def acc_below_2p20(bias: tuple[int, ...] | None, weights: np.ndarray) -> int:
+    """1 when every channel's accumulator is below 2^20 in magnitude, so the output stage may take
+    mf_srdhm_below_2p20 (three 32-bit multiplies on ARMv6-M). weights: [taps][channels]."""
+    return int(bool((acc_bound(bias, weights) < (1 << 20)).all()))
 
 
 def output_stage(bias: tuple[int, ...] | None, weights: np.ndarray, shifts: tuple[int, ...]) -> dict:
     """The output-stage literals that close the argument lists of mf_conv_fast_s8 and
     mf_dwconv_fast_s8: right_shifts_only (every per-channel shift <= 0, so the kernel's left-shift
-    path folds away) and nudged (nudged_rounding). weights: [taps][channels]."""
-    return dict(right_shifts_only=int(all(v <= 0 for v in shifts)), nudged=nudged_rounding(bias, weights, shifts))
+    path folds away), nudged (nudged_rounding) and below_2p20 (acc_below_2p20). weights:
+    [taps][channels]."""
+    return dict(right_shifts_only=int(all(v <= 0 for v in shifts)), nudged=nudged_rounding(bias, weights, shifts),
+                below_2p20=acc_below_2p20(bias, weights))
+
+
+def armv6m_requant_table(stage: dict, multipliers: tuple[int, ...], shifts: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Per channel {b0, b1, b2, 2^(8+s), 9+s} for mf_requantize_table_s8 (fixedpoint.h): the
+    multiplier split in 11/11/9 bits and s = -shift, or None unless the output stage `stage` is
+    right_shifts_only, nudged and below_2p20 and every s is in [1, 22] (its int32 bound)."""
+    m = np.asarray(multipliers, dtype=np.int64)
+    s = -np.asarray(shifts, dtype=np.int64)
+    if not (stage["right_shifts_only"] and stage["nudged"] and stage["below_2p20"]) or (m < 0).any() \
+            or (s < 1).any() or (s > 22).any():
+        return None
+    table = np.stack([m & 0x7FF, (m >> 11) & 0x7FF, m >> 22, np.left_shift(1, 8 + s), 9 + s], axis=1)
+    return tuple(int(v) for v in table.reshape(-1))
+
+
+def armv6m_rows(weights: np.ndarray) -> tuple[int, ...]:
+    """The [oc][k] filter as mf_rows_armv6m reads it (mcuforge/dot_armv6m.h): groups of up to five
+    output channels, each group [k][channel] in int32, one LDM per tap; group oc0 starts at oc0 * k."""
+    groups = [weights[g:g + 5].T.reshape(-1) for g in range(0, weights.shape[0], 5)]
+    return tuple(int(v) for v in np.concatenate(groups))
 
 
 def geometry(p: dict) -> dict:
@@ -82,8 +116,14 @@ def specialise_conv(step: Step) -> Step:
     folded = fold_bias(bias, consts["filter"].values, g["out_c"], p["input_offset"])
     weights = np.asarray(consts["filter"].values, dtype=np.int64).reshape(g["out_c"], -1)
     g.update(output_stage(bias, weights.T, consts["shift"].values))
+    # ARMv6-M's own layouts (mcuforge/dot.h MF_ARMV6M_ONLY: other cores pass a null pointer)
+    armv6m = (ConstArray("filter_rows", "int32_t", armv6m_rows(weights), guard="MF_ARMV6M"),)
+    table = armv6m_requant_table(g, consts["multiplier"].values, consts["shift"].values)
+    if table is not None:
+        armv6m += (ConstArray("requant_table", "int32_t", table, guard="MF_ARMV6M"),)
     new_consts = (consts["filter"], ConstArray("bias_folded", "int32_t", folded), consts["multiplier"],
-                  consts["shift"])
-    args = (step.args[0], ("const", "filter"), ("const", "bias_folded"), ("const", "multiplier"), ("const", "shift"))
+                  consts["shift"]) + armv6m
+    args = (step.args[0], ("const", "filter"), ("const", "filter_rows"), ("const", "bias_folded"),
+            ("const", "multiplier"), ("const", "shift"), ("const", "requant_table") if table else ("null", None))
     return replace(step, kernel=KERNEL, params_type="", params=g, args=args, consts=new_consts, specialised=True,
                    scratch_bytes=scratch)

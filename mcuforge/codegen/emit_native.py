@@ -42,6 +42,11 @@ def _c_initializer(value) -> str:
     return _c_int(value)
 
 
+def _guarded(name: str, guard: str) -> str:
+    """A const array operand: itself, or GUARD_ONLY(name) (mcuforge/dot.h) when only one core has it."""
+    return f"{guard}_ONLY({name})" if guard else name
+
+
 def _array_lines(values: tuple[int, ...], per_line: int = 16) -> str:
     if not values:
         return "    0"
@@ -125,9 +130,13 @@ int {p}_invoke(const int8_t *input, int8_t *output);
         out_name = c_comment_text(self.graph.tensors[step.output].name)
         lines = [f"/* op {step.op_index}: {step.opcode} -> {out_name} */"]
         for const in step.consts:
+            if const.guard:
+                lines.append(f"#if {const.guard}")
             lines.append(f"static const {const.ctype} {base}_{const.suffix}[{max(len(const.values), 1)}] = {{")
             lines.append(_array_lines(const.values))
             lines.append("};")
+            if const.guard:
+                lines.append("#endif")
         if step.specialised:
             return self.specialised_block(step, base, lines)
         fields = ",\n".join(f"    .{k} = {_c_initializer(v)}" for k, v in step.params.items())
@@ -153,8 +162,9 @@ int {p}_invoke(const int8_t *input, int8_t *output);
         """A per-layer static function instantiating the always-inline kernel body with literals;
         the tensors are its parameters (the output may be the caller's buffer)."""
         tensors = [f"x{k}" for k, (kind, _) in enumerate(step.args) if kind == "tensor"]
-        operands = [f"x{k}" if kind == "tensor" else f"{base}_{value}" if kind == "const" else "NULL"
-                    for k, (kind, value) in enumerate(step.args)]
+        guards = {c.suffix: c.guard for c in step.consts}
+        operands = [f"x{k}" if kind == "tensor" else _guarded(f"{base}_{value}", guards[value]) if kind == "const"
+                    else "NULL" for k, (kind, value) in enumerate(step.args)]
         operands += ["y"] + (["mf_scratch"] if step.scratch_bytes else [])
         operands += [f"/* {k} */ {_c_int(v)}" for k, v in step.params.items()]
         signature = ", ".join([f"const int8_t *{t}" for t in tensors] + ["int8_t *y"])

@@ -26,7 +26,9 @@ SPARSE_KERNELS = {"mf_conv2d_s8": "mf_conv2d_sparse_s8", "mf_fully_connected_s8"
 
 
 def const_bytes(consts) -> int:
-    return sum(len(c.values) * CTYPE_BYTES[c.ctype] for c in consts)
+    """Bytes of the weights every core stores (a guarded copy in one core's layout is not counted:
+    that core's ELF size shows it)."""
+    return sum(len(c.values) * CTYPE_BYTES[c.ctype] for c in consts if not c.guard)
 
 
 def bitmap_arrays(weights: np.ndarray) -> tuple[ConstArray, ConstArray, ConstArray]:

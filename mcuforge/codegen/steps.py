@@ -19,6 +19,8 @@ class ConstArray:
     suffix: str        # name part, e.g. "filter"
     ctype: str         # "int8_t" or "int32_t"
     values: tuple[int, ...]
+    guard: str = ""    # a core macro of mcuforge/dot.h (e.g. "MF_ARMV6M"): defined only there, passed
+                       # as GUARD_ONLY(name) (null elsewhere); a copy of other weights in a core's layout
 
 
 @dataclass(frozen=True)

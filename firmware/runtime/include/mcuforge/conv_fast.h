@@ -181,9 +181,13 @@ __attribute__((always_inline)) static inline const int8_t *mf_cf_patch(
  * mf_requantize_s8 on such constants. */
 #define MF_CF_REQUANT(acc, oc)                                                                              \
     (right_shifts_only                                                                                      \
-         ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[oc]), -shift[oc], nudged, output_offset,   \
-                                  act_min, act_max)                                                         \
+         ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[oc]), -shift[oc], nudged, below_2p20,      \
+                                  output_offset, act_min, act_max)                                          \
          : mf_requantize_s8((acc), mf_cf_nonneg(multiplier[oc]), shift[oc], output_offset, act_min, act_max))
+
+#define MF_CF_REQUANT_ARMV6M(acc, oc)                                                                       \
+    (requant_table ? mf_requantize_table_s8((acc), requant_table + 5 * (oc), output_offset, act_min, act_max) \
+                   : MF_CF_REQUANT((acc), (oc)))
 
 __attribute__((always_inline)) static inline int32_t mf_cf_nonneg(int32_t v)
 {
@@ -194,50 +198,42 @@ __attribute__((always_inline)) static inline int32_t mf_cf_nonneg(int32_t v)
 
 /* Every output channel of two pixels whose patches sit `dist` bytes apart (from xa). */
 __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *xa, int32_t dist, int32_t two,
-                                                                const int8_t *filter, const int32_t *bias_folded,
+                                                                const int8_t *filter, const int32_t *filter_rows,
+                                                                const int32_t *bias_folded,
                                                                 const int32_t *multiplier, const int32_t *shift,
+                                                                const int32_t *requant_table,
                                                                 int32_t n, int32_t out_c, int32_t output_offset,
                                                                 int32_t act_min, int32_t act_max,
                                                                 int32_t right_shifts_only, int32_t nudged,
-                                                                int8_t *out_a)
+                                                                int32_t below_2p20, int8_t *out_a)
 {
     int8_t *out_b = out_a + out_c;
     int32_t oc;
-#if defined(__thumb__) && !defined(__thumb2__) /* ARMv6-M: gcc spills the 2x4 loop's accumulators */
-    /* four channels of one pixel at a time, by hand (mcuforge/dot_armv6m.h, no offset: folded) */
-    for (oc = 0; oc + 3 < out_c; oc += 4) {
-        int32_t acc[4], k, p;
-        for (p = 0; p < 1 + two; ++p) {
-            for (k = 0; k < 4; ++k)
-                acc[k] = bias_folded[oc + k];
-            mf_dot4_armv6m(xa + p * dist, filter + oc * n, n, n, 0, acc);
-            for (k = 0; k < 4; ++k)
-                (p ? out_b : out_a)[oc + k] = MF_CF_REQUANT(acc[k], oc + k);
+#if MF_ARMV6M
+    /* ARMv6-M: five channels of one pixel at a time from the tap-interleaved int32 weights
+     * (mf_rows_armv6m, by hand: gcc spills the accumulators on this core), then the rest; the output
+     * stage from the precomputed table when the codegen made one (mf_requantize_table_s8) */
+    int32_t p, k;
+    (void)filter;
+    for (p = 0; p < 1 + two; ++p) {
+        int8_t *const out = p ? out_b : out_a;
+        int32_t acc[5];
+        for (oc = 0; oc + 4 < out_c; oc += 5) {
+            mf_rows_armv6m(xa + p * dist, n, filter_rows + oc * n, bias_folded + oc, 5, acc);
+            MF_UNROLL(GCC unroll 5)
+            for (k = 0; k < 5; ++k)
+                out[oc + k] = MF_CF_REQUANT_ARMV6M(acc[k], oc + k);
+        }
+        if (oc < out_c) {
+            mf_rows_armv6m(xa + p * dist, n, filter_rows + oc * n, bias_folded + oc, out_c - oc, acc);
+            for (k = 0; oc + k < out_c; ++k)
+                out[oc + k] = MF_CF_REQUANT_ARMV6M(acc[k], oc + k);
         }
     }
-    /* the leftover channels by the 2-row loop: two channels of one pixel at a time, then the odd
-     * one for both pixels (x = its weights, rows = the two patches; the second is defined when
-     * `two` is 0: mf_conv_fast_s8 then gathers into `patch`) */
-    for (; oc + 1 < out_c; oc += 2) {
-        int32_t acc[2], p;
-        for (p = 0; p < 1 + two; ++p) {
-            acc[0] = bias_folded[oc];
-            acc[1] = bias_folded[oc + 1];
-            mf_dot2_armv6m(xa + p * dist, filter + oc * n, filter + (oc + 1) * n, n, acc);
-            (p ? out_b : out_a)[oc] = MF_CF_REQUANT(acc[0], oc);
-            (p ? out_b : out_a)[oc + 1] = MF_CF_REQUANT(acc[1], oc + 1);
-        }
-    }
-    if (oc < out_c) {
-        int32_t acc[2];
-        acc[0] = acc[1] = bias_folded[oc];
-        mf_dot2_armv6m(filter + oc * n, xa, xa + dist, n, acc);
-        out_a[oc] = MF_CF_REQUANT(acc[0], oc);
-        if (two)
-            out_b[oc] = MF_CF_REQUANT(acc[1], oc);
-        ++oc;
-    }
-#elif !defined(MF_USE_DSP)
+#else
+    (void)filter_rows;
+    (void)requant_table;
+#if !defined(MF_USE_DSP)
     /* without DSP: four channels x two pixels (every offset is a literal: one LDRSB each) */
     for (oc = 0; oc + 3 < out_c; oc += 4) {
         int32_t acc[8], k;
@@ -273,6 +269,7 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
         if (two)
             out_b[oc] = MF_CF_REQUANT(acc[1], oc);
     }
+#endif /* MF_ARMV6M */
 }
 
 /* The layer: output[pix][oc] for every output pixel and channel. `patch` holds max(pdist, n) + n
@@ -280,11 +277,12 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
  * pdist: the in-place distance between consecutive pixels' patches when `contiguous` (one
  * output column: sh * in_w * c), else n. */
 __attribute__((always_inline)) static inline void mf_conv_fast_s8(
-    const int8_t *input, const int8_t *filter, const int32_t *bias_folded, const int32_t *multiplier,
-    const int32_t *shift, int8_t *output, int8_t *patch, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
+    const int8_t *input, const int8_t *filter, const int32_t *filter_rows, const int32_t *bias_folded,
+    const int32_t *multiplier,
+    const int32_t *shift, const int32_t *requant_table, int8_t *output, int8_t *patch, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
     int32_t fw, int32_t out_h, int32_t out_w, int32_t out_c, int32_t sh, int32_t sw, int32_t dh, int32_t dw,
     int32_t pad_h, int32_t pad_w, int32_t input_zp, int32_t contiguous, int32_t pdist, int32_t output_offset,
-    int32_t act_min, int32_t act_max, int32_t right_shifts_only, int32_t nudged)
+    int32_t act_min, int32_t act_max, int32_t right_shifts_only, int32_t nudged, int32_t below_2p20)
 {
     const int32_t n = fh * fw * c, pixels = out_h * out_w;
     const int32_t gdist = pdist > n ? pdist : n; /* gathered pairs never overlap */
@@ -311,11 +309,11 @@ __attribute__((always_inline)) static inline void mf_conv_fast_s8(
         }
         /* two instantiations: the distance is a literal in each inner loop */
         if (dist == pdist)
-            mf_cf_channels(xa, pdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, right_shifts_only, nudged, out_a);
+            mf_cf_channels(xa, pdist, two, filter, filter_rows, bias_folded, multiplier, shift, requant_table, n, out_c,
+                           output_offset, act_min, act_max, right_shifts_only, nudged, below_2p20, out_a);
         else
-            mf_cf_channels(xa, gdist, two, filter, bias_folded, multiplier, shift, n, out_c, output_offset, act_min,
-                           act_max, right_shifts_only, nudged, out_a);
+            mf_cf_channels(xa, gdist, two, filter, filter_rows, bias_folded, multiplier, shift, requant_table, n, out_c,
+                           output_offset, act_min, act_max, right_shifts_only, nudged, below_2p20, out_a);
     }
 }
 

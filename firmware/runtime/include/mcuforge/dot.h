@@ -21,6 +21,16 @@
 #include <stdint.h>
 #include "mcuforge/fixedpoint.h"
 
+/* MF_ARMV6M: Cortex-M0/M0+ (Thumb-1 only). MF_ARMV6M_ONLY(a): the generated code's int32 array `a`
+ * that only ARMv6-M kernels read (mcuforge.codegen.steps.ConstArray.guard), else a null pointer. */
+#if defined(__thumb__) && !defined(__thumb2__)
+#define MF_ARMV6M 1
+#define MF_ARMV6M_ONLY(a) (a)
+#else
+#define MF_ARMV6M 0
+#define MF_ARMV6M_ONLY(a) ((const int32_t *)0)
+#endif
+
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #define MF_SXTB16(v) ((uint32_t)__sxtb16((int32_t)(v)))

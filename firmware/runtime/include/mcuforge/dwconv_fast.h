@@ -17,7 +17,8 @@
  * - the output stage is mf_requantize_s8 with multipliers >= 0 (MF_CF_REQUANT, conv_fast.h); with
  *   `right_shifts_only` (a literal: every shift <= 0) the left shift is left out, and with `nudged`
  *   (a literal: every shift <= -1 and the accumulator bounded, mcuforge.codegen.dwconv_fast.
- *   nudged_rounding) the division rounds by mf_rounding_divide_by_pot_nudged (MF_DW_REQUANT). */
+ *   nudged_rounding) the division rounds by mf_rounding_divide_by_pot_nudged (MF_DW_REQUANT); with
+ *   `below_2p20` (a literal, see mf_requantize_right_s8) ARMv6-M multiplies in 32 bits. */
 #ifndef MCUFORGE_DWCONV_FAST_H
 #define MCUFORGE_DWCONV_FAST_H
 
@@ -48,7 +49,7 @@
 
 #define MF_DW_REQUANT(acc, ch)                                                                                    \
     (right_shifts_only ? mf_requantize_right_s8((acc), mf_cf_nonneg(multiplier[ch]), -shift[ch], nudged,         \
-                                                output_offset, act_min, act_max)                                  \
+                                                below_2p20, output_offset, act_min, act_max)                      \
                        : MF_CF_REQUANT((acc), (ch)))
 
 /* acc[k] += sum over the fh x fw taps of w[t][c0 + k] * x_t[c0 + k], k < 4. */
@@ -95,7 +96,7 @@ __attribute__((always_inline)) static inline void mf_dw_pixel(const int8_t *base
                                                              int32_t in_w, int32_t fh, int32_t fw, int32_t dh,
                                                              int32_t dw, int32_t output_offset, int32_t act_min,
                                                              int32_t act_max, int32_t right_shifts_only,
-                                                             int32_t nudged)
+                                                             int32_t nudged, int32_t below_2p20)
 {
     int32_t c0, k, fy, fx;
     for (c0 = 0; c0 + 3 < c; c0 += 4) {
@@ -121,7 +122,7 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
     const int32_t *shift, const int8_t *zp_row, int8_t *output, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
     int32_t fw, int32_t out_h, int32_t out_w, int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t pad_h,
     int32_t pad_w, int32_t output_offset, int32_t act_min, int32_t act_max, int32_t right_shifts_only,
-    int32_t nudged)
+    int32_t nudged, int32_t below_2p20)
 {
     int32_t oy, ox, fy, fx;
     for (oy = 0; oy < out_h; ++oy) {
@@ -132,7 +133,8 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
             int8_t *out = output + (oy * out_w + ox) * c;
             if (rows_in && in_x0 >= 0 && in_x0 + dw * (fw - 1) < in_w) {
                 mf_dw_pixel(input + (in_y0 * in_w + in_x0) * c, 0, 1, filter, bias_folded, multiplier, shift, out,
-                            c, in_w, fh, fw, dh, dw, output_offset, act_min, act_max, right_shifts_only, nudged);
+                            c, in_w, fh, fw, dh, dw, output_offset, act_min, act_max, right_shifts_only, nudged,
+                            below_2p20);
             } else {
                 const int8_t *tap[MF_DW_MAX_TAPS];
                 for (fy = 0; fy < fh; ++fy) {
@@ -145,7 +147,7 @@ __attribute__((always_inline)) static inline void mf_dwconv_fast_s8(
                     }
                 }
                 mf_dw_pixel(0, tap, 0, filter, bias_folded, multiplier, shift, out, c, in_w, fh, fw, dh, dw,
-                            output_offset, act_min, act_max, right_shifts_only, nudged);
+                            output_offset, act_min, act_max, right_shifts_only, nudged, below_2p20);
             }
         }
     }

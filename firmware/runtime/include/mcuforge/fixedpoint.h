@@ -52,6 +52,19 @@ static inline int32_t mf_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
     return high;
 }
 
+/* mf_sat_rounding_doubling_high_mul(a, b) for |a| < 2^20 and b >= 0, which the caller proves
+ * (mcuforge.codegen.conv_fast.acc_below_2p20 does at codegen time), in three 32-bit multiplies:
+ * ARMv6-M's MULS keeps only the low word, and the general path above needs four plus carries.
+ * With b = b2 2^22 + b1 2^11 + b0 (b0, b1 < 2^11, b2 < 2^9) every partial product fits int32
+ * (|a b1| + 2^20 < 2^31), and floor divisions nest (floor(floor(v / 2^p) / 2^q) = floor(v / 2^(p+q))):
+ * floor((ab + 2^30) / 2^31) = (a b2 + ((a b1 + ((a b0) >> 11)) >> 11) + 2^8) >> 9. */
+static inline int32_t mf_srdhm_below_2p20(int32_t a, int32_t b)
+{
+    const int32_t b0 = (int32_t)((uint32_t)b & 0x7FFu), b1 = (int32_t)(((uint32_t)b >> 11) & 0x7FFu);
+    const int32_t t1 = a * b1 + ((a * b0) >> 11);
+    return (a * (b >> 22) + (t1 >> 11) + (1 << 8)) >> 9;
+}
+
 /* gemmlowp::RoundingDivideByPOT(int32, exponent), exponent in [0, 31]. */
 static inline int32_t mf_rounding_divide_by_pot(int32_t x, int exponent)
 {
@@ -125,17 +138,46 @@ __attribute__((always_inline)) static inline int8_t mf_requantize_s8(int32_t acc
  * With `nudged` (a literal: the codegen proved right_shift >= 1 and |acc| + 2^(right_shift - 1) <=
  * INT32_MAX, mcuforge.codegen.conv_fast.nudged_rounding) the division is
  * mf_rounding_divide_by_pot_nudged; the doubling high multiply's result is at most |acc| because
- * multiplier < 2^31, so the bound carries over. */
+ * multiplier < 2^31, so the bound carries over. With `below_2p20` (a literal: the codegen proved
+ * |acc| < 2^20 and multiplier >= 0, mcuforge.codegen.conv_fast.acc_below_2p20) the 32-bit-multiply
+ * cores (ARMv6-M) take mf_srdhm_below_2p20; the others have a 64-bit product in one instruction. */
 __attribute__((always_inline)) static inline int8_t mf_requantize_right_s8(int32_t acc, int32_t multiplier,
                                                                          int32_t right_shift, int32_t nudged,
-                                                                         int32_t output_offset, int32_t act_min,
-                                                                         int32_t act_max)
+                                                                         int32_t below_2p20, int32_t output_offset,
+                                                                         int32_t act_min, int32_t act_max)
 {
-    const int32_t high = mf_sat_rounding_doubling_high_mul(acc, multiplier);
+#if defined(MF_SRDHM_MUL32)
+    const int32_t high = below_2p20 ? mf_srdhm_below_2p20(acc, multiplier)
+                                    : mf_sat_rounding_doubling_high_mul(acc, multiplier);
+#else
+    const int32_t high = ((void)below_2p20, mf_sat_rounding_doubling_high_mul(acc, multiplier));
+#endif
     acc = nudged ? mf_rounding_divide_by_pot_nudged(high, (int)right_shift)
                  : mf_rounding_divide_by_pot(high, (int)right_shift);
     acc += output_offset;
     return (int8_t)mf_clamp_act(acc, act_min, act_max);
+}
+
+/* mf_mbqm_inline (MultiplyByQuantizedMultiplier) where mf_requantize_right_s8 would take `nudged`
+ * and `below_2p20`, for a right shift s in [1, 22], from the
+ * channel's five precomputed words q = {b0, b1, b2, 2^(8+s), 9+s} (b = the multiplier split as in
+ * mf_srdhm_below_2p20; mcuforge.codegen.conv_fast.armv6m_requant_table writes them): both roundings
+ * in one shift. With A = floor((acc b) / 2^22) + 2^8 the high multiply is h = floor(A / 2^9), h < 0
+ * iff A < 0, and the nudged division floor((h + 2^(s-1) - [h < 0]) / 2^s) nests into
+ * floor((A + 2^(8+s) - 2^9 [A < 0]) / 2^(9+s)); |A| <= 2^29 + 2^8 and 2^(8+s) <= 2^30 fit int32. */
+static inline int32_t mf_mbqm_table(int32_t acc, const int32_t *q)
+{
+    const int32_t t1 = acc * q[1] + ((acc * q[0]) >> 11);
+    const int32_t a = acc * q[2] + (t1 >> 11) + (1 << 8);
+    return (a + q[3] - (int32_t)(((uint32_t)a >> 31) << 9)) >> q[4];
+}
+
+/* The int8 output stage around mf_mbqm_table: + output offset, clamp. */
+__attribute__((always_inline)) static inline int8_t mf_requantize_table_s8(int32_t acc, const int32_t *q,
+                                                                         int32_t output_offset, int32_t act_min,
+                                                                         int32_t act_max)
+{
+    return (int8_t)mf_clamp_act(mf_mbqm_table(acc, q) + output_offset, act_min, act_max);
 }
 
 /* out[k] = mf_requantize_s8(acc[k], multiplier[k], shift[k], ...) for k < n (per-channel arrays). */
