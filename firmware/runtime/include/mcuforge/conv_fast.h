@@ -278,11 +278,11 @@ __attribute__((always_inline)) static inline void mf_cf_channels(const int8_t *x
  * output column: sh * in_w * c), else n. */
 __attribute__((always_inline)) static inline void mf_conv_fast_s8(
     const int8_t *input, const int8_t *filter, const int32_t *filter_rows, const int32_t *bias_folded,
-    const int32_t *multiplier,
-    const int32_t *shift, const int32_t *requant_table, int8_t *output, int8_t *patch, int32_t in_h, int32_t in_w, int32_t c, int32_t fh,
-    int32_t fw, int32_t out_h, int32_t out_w, int32_t out_c, int32_t sh, int32_t sw, int32_t dh, int32_t dw,
-    int32_t pad_h, int32_t pad_w, int32_t input_zp, int32_t contiguous, int32_t pdist, int32_t output_offset,
-    int32_t act_min, int32_t act_max, int32_t right_shifts_only, int32_t nudged, int32_t below_2p20)
+    const int32_t *multiplier, const int32_t *shift, const int32_t *requant_table, int8_t *output, int8_t *patch,
+    int32_t in_h, int32_t in_w, int32_t c, int32_t fh, int32_t fw, int32_t out_h, int32_t out_w, int32_t out_c,
+    int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t pad_h, int32_t pad_w, int32_t input_zp,
+    int32_t contiguous, int32_t pdist, int32_t output_offset, int32_t act_min, int32_t act_max,
+    int32_t right_shifts_only, int32_t nudged, int32_t below_2p20)
 {
     const int32_t n = fh * fw * c, pixels = out_h * out_w;
     const int32_t gdist = pdist > n ? pdist : n; /* gathered pairs never overlap */

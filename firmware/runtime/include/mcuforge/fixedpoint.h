@@ -52,17 +52,23 @@ static inline int32_t mf_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
     return high;
 }
 
+/* floor(a b / 2^22) for |a| < 2^20 and b = b2 2^22 + b1 2^11 + b0 >= 0 (b0, b1 < 2^11, b2 < 2^9),
+ * in three 32-bit multiplies: ARMv6-M's MULS keeps only the low word. Every partial product fits
+ * int32 (|a b1| + 2^20 < 2^31), and floor divisions nest (floor(floor(v / 2^p) / 2^q) =
+ * floor(v / 2^(p+q))): floor(a b / 2^22) = a b2 + ((a b1 + ((a b0) >> 11)) >> 11). */
+static inline int32_t mf_mul_high22_split(int32_t a, int32_t b0, int32_t b1, int32_t b2)
+{
+    return a * b2 + ((a * b1 + ((a * b0) >> 11)) >> 11);
+}
+
 /* mf_sat_rounding_doubling_high_mul(a, b) for |a| < 2^20 and b >= 0, which the caller proves
- * (mcuforge.codegen.conv_fast.acc_below_2p20 does at codegen time), in three 32-bit multiplies:
- * ARMv6-M's MULS keeps only the low word, and the general path above needs four plus carries.
- * With b = b2 2^22 + b1 2^11 + b0 (b0, b1 < 2^11, b2 < 2^9) every partial product fits int32
- * (|a b1| + 2^20 < 2^31), and floor divisions nest (floor(floor(v / 2^p) / 2^q) = floor(v / 2^(p+q))):
- * floor((ab + 2^30) / 2^31) = (a b2 + ((a b1 + ((a b0) >> 11)) >> 11) + 2^8) >> 9. */
+ * (mcuforge.codegen.conv_fast.acc_below_2p20 does at codegen time), without a 64-bit product (the
+ * general path above needs four multiplies plus carries): floor((ab + 2^30) / 2^31) =
+ * (floor(ab / 2^22) + 2^8) >> 9, the floor divisions nesting. */
 static inline int32_t mf_srdhm_below_2p20(int32_t a, int32_t b)
 {
     const int32_t b0 = (int32_t)((uint32_t)b & 0x7FFu), b1 = (int32_t)(((uint32_t)b >> 11) & 0x7FFu);
-    const int32_t t1 = a * b1 + ((a * b0) >> 11);
-    return (a * (b >> 22) + (t1 >> 11) + (1 << 8)) >> 9;
+    return (mf_mul_high22_split(a, b0, b1, b >> 22) + (1 << 8)) >> 9;
 }
 
 /* gemmlowp::RoundingDivideByPOT(int32, exponent), exponent in [0, 31]. */
@@ -161,14 +167,13 @@ __attribute__((always_inline)) static inline int8_t mf_requantize_right_s8(int32
 /* mf_mbqm_inline (MultiplyByQuantizedMultiplier) where mf_requantize_right_s8 would take `nudged`
  * and `below_2p20`, for a right shift s in [1, 22], from the
  * channel's five precomputed words q = {b0, b1, b2, 2^(8+s), 9+s} (b = the multiplier split as in
- * mf_srdhm_below_2p20; mcuforge.codegen.conv_fast.armv6m_requant_table writes them): both roundings
+ * mf_mul_high22_split; mcuforge.codegen.conv_fast.armv6m_requant_table writes them): both roundings
  * in one shift. With A = floor((acc b) / 2^22) + 2^8 the high multiply is h = floor(A / 2^9), h < 0
  * iff A < 0, and the nudged division floor((h + 2^(s-1) - [h < 0]) / 2^s) nests into
  * floor((A + 2^(8+s) - 2^9 [A < 0]) / 2^(9+s)); |A| <= 2^29 + 2^8 and 2^(8+s) <= 2^30 fit int32. */
 static inline int32_t mf_mbqm_table(int32_t acc, const int32_t *q)
 {
-    const int32_t t1 = acc * q[1] + ((acc * q[0]) >> 11);
-    const int32_t a = acc * q[2] + (t1 >> 11) + (1 << 8);
+    const int32_t a = mf_mul_high22_split(acc, q[0], q[1], q[2]) + (1 << 8);
     return (a + q[3] - (int32_t)(((uint32_t)a >> 31) << 9)) >> q[4];
 }
 
