@@ -40,7 +40,8 @@ def main() -> None:
         student = new_student()
         history = training.fit(tf, keras, student, (data.train.x, targets["train"]),
                                (data.val.x, targets["val"]), cfg,
-                               distillation_loss(tf, cfg["temperature"], alpha), label=label)
+                               distillation_loss(tf, cfg["temperature"], alpha), label=label,
+                               group="distill")
         return student, history
 
     student, history = train_student(cfg["alpha"], "distill")

@@ -1,6 +1,7 @@
 """quantize: full-integer int8 PTQ of the pruned student (its architecture from models/pruned.npz) with a representative set from train;
-if int8 test accuracy drops more than quantize.max_drop below the float model, also run
-pruning-preserving QAT and keep the better (ties keep PTQ; the report holds both accuracies). Evaluated with tflite_micro (device semantics).
+if its int8 validation accuracy drops more than quantize.max_drop below the float model's, also run
+pruning-preserving QAT and keep the one better on validation (ties keep PTQ). The test split only
+scores the choice (the report holds both test accuracies). Evaluated with tflite_micro (device semantics).
 
 Writes models/model_int8.tflite, reports/quantize.json, reports/plots/confusion_int8.csv.
 """
@@ -34,14 +35,15 @@ def main() -> None:
                                                "models/teacher.npz"),
               "pruned": load_model(keras, data, "student", "models/pruned.npz")[0]}
     float_accuracy = training.accuracy(models["pruned"], data.test.x, data.test.y)
+    float_val_accuracy = training.accuracy(models["pruned"], data.val.x, data.val.y)
     representative = representative_sample(data.train.x, cfg["representative_windows"], params["seed"])
 
-    def int8_accuracy(tflite: bytes) -> float:
-        return float(np.mean(predict_classes(tflite, data.test.x)[1] == data.test.y))
+    def int8_accuracy(tflite: bytes, split) -> float:
+        return float(np.mean(predict_classes(tflite, split.x)[1] == split.y))
 
     candidates = {"ptq": convert_int8(tf, models["pruned"], representative)}
-    accuracies = {"ptq": int8_accuracy(candidates["ptq"])}
-    if float_accuracy - accuracies["ptq"] > cfg["max_drop"]:
+    val_accuracies = {"ptq": int8_accuracy(candidates["ptq"], data.val)}
+    if float_val_accuracy - val_accuracies["ptq"] > cfg["max_drop"]:
         qat = prune_preserving_qat_model(tfmot, models["pruned"])
         targets = training.distillation_targets(models["teacher"], data)
         training.fit(tf, keras, qat, (data.train.x, targets["train"]), (data.val.x, targets["val"]),
@@ -49,8 +51,9 @@ def main() -> None:
                      distillation_loss(tf, distill["temperature"], distill["alpha"]), early_stopping=False,
                      label="qat")
         candidates["qat"] = convert_int8(tf, qat, representative)
-        accuracies["qat"] = int8_accuracy(candidates["qat"])
-    method = max(accuracies, key=lambda name: (accuracies[name], name == "ptq"))
+        val_accuracies["qat"] = int8_accuracy(candidates["qat"], data.val)
+    method = max(val_accuracies, key=lambda name: (val_accuracies[name], name == "ptq"))
+    accuracies = {name: int8_accuracy(tflite, data.test) for name, tflite in candidates.items()}
 
     atomic.write_bytes("models/model_int8.tflite", candidates[method])
     predicted = predict_classes(candidates[method], data.test.x)[1]
@@ -64,6 +67,8 @@ def main() -> None:
         "test_accuracy_int8_ptq": accuracies["ptq"],
         **({"test_accuracy_int8_qat": accuracies["qat"]} if "qat" in accuracies else {}),
         "int8_drop": round(float_accuracy - accuracies[method], 6),
+        "val_accuracy_float": float_val_accuracy,
+        **{f"val_accuracy_int8_{name}": accuracy for name, accuracy in val_accuracies.items()},
         "tflite_bytes": len(candidates[method]),
         "arena_bytes": arena["minimal"] + cfg["arena_margin"],
         "arena_allocated_bytes": arena["allocated"],

@@ -60,7 +60,8 @@ def _variant(seed: int) -> tuple[dict, tuple[int, ...], int]:
 
 def test_configured_student_lowers_to_the_dscnn_op_sequence():
     ops = [op.opcode for op in read_model(configured_student()).operators]
-    blocks = ["DEPTHWISE_CONV_2D", "CONV_2D"] * 3
+    configured = yaml.safe_load((ROOT / "conf" / "model" / "dscnn.yaml").read_text())["student"]["blocks"]
+    blocks = ["DEPTHWISE_CONV_2D", "CONV_2D"] * len(configured)
     assert ops == ["RESHAPE", "CONV_2D", *blocks, "MEAN", "FULLY_CONNECTED"], ops
 
 

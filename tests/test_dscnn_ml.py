@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from mcuforge.errors import McuforgeError
+from mcuforge.experiments.compose import compose
 from mcuforge.ml.tf_setup import import_tf
 
 tf, keras = import_tf(0, quiet=False)
@@ -33,12 +34,14 @@ def _data(seed: int, count: int = 64):
     return x, y
 
 
-def test_dscnn_needs_a_map_and_student_fits_the_distill_ratio():
+def test_dscnn_needs_a_map_and_student_fits_the_distill_ratio(tmp_path):
     with pytest.raises(McuforgeError, match="arch=dscnn needs a frames × coefficients map.*features=mfcc"):
         build_model(keras, ARCHS["student"], (54,), CLASSES, "student")
     teacher = build_model(keras, ARCHS["teacher"], (49, 10), 8, "teacher")
     student = build_model(keras, ARCHS["student"], (49, 10), 8, "student")
-    max_ratio = yaml.safe_load((ROOT / "conf" / "distill" / "default.yaml").read_text())["max_param_ratio"]
+    # the ratio the distill stage enforces on model=dscnn (its defaults list selects distill=dscnn)
+    compose(tmp_path / "params.yaml", ["dataset=fsdd", "features=mfcc", "model=dscnn"], ROOT / "conf")
+    max_ratio = yaml.safe_load((tmp_path / "params.yaml").read_text())["distill"]["max_param_ratio"]
     assert student.count_params() <= max_ratio * teacher.count_params()
 
 

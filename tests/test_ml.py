@@ -142,6 +142,34 @@ def test_fit_prints_a_line_per_epoch_and_trains_as_without_it(capsys):
         assert np.array_equal(mine, theirs)
 
 
+
+def test_cosine_lr_schedule_decays_to_zero_over_the_epochs_and_bad_values_are_named():
+    x = np.random.default_rng(4).normal(size=(48, 20, 3)).astype(np.float32)
+    y = pack_targets(np.arange(48) % 3, None, 3)
+    cfg = {"lr": 0.01, "epochs": 3, "batch_size": 16, "lr_schedule": "cosine"}   # 3 steps per epoch
+    keras.utils.set_random_seed(5)
+    model = build_model(keras, CNN, (20, 3), 3, "student")
+    training.fit(tf, keras, model, (x, y), (x[:12], y[:12]), cfg, distillation_loss(tf, 1.0, 0.0),
+                 early_stopping=False, group="distill")
+    schedule = training.learning_rate(keras, cfg, 3, "distill")
+    assert [round(float(schedule(step)), 6) for step in (0, 3, 6, 9)] == [0.01, 0.0075, 0.0025, 0.0]
+    # 9 steps taken; the last one (step 8) at 3 % of the initial rate
+    assert int(model.optimizer.iterations) == 9
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(8)))
+    assert float(schedule(8)) < 0.0004
+
+    keras.utils.set_random_seed(5)                     # the same run with Keras' own fit and schedule
+    plain = build_model(keras, CNN, (20, 3), 3, "student")
+    plain.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.01, 9)),
+                  loss=distillation_loss(tf, 1.0, 0.0), metrics=[packed_accuracy(tf)])
+    plain.fit(x, y, validation_data=(x[:12], y[:12]), epochs=3, batch_size=16, shuffle=True, verbose=0)
+    for mine, theirs in zip(model.get_weights(), plain.get_weights(), strict=True):
+        assert np.array_equal(mine, theirs)
+    with pytest.raises(McuforgeError, match=r"prune.lr_schedule='step' is not one of constant, cosine; "
+                                            r"set it in conf/prune/"):
+        training.learning_rate(keras, {**cfg, "lr_schedule": "step"}, 3, "prune")
+
+
 NOISY_STAGE = textwrap.dedent("""
     import os, sys, warnings
     import numpy as np

@@ -135,7 +135,7 @@ def prune_channels(tf, keras, student, arch: dict, train: tuple, val: tuple, cfg
         model, arch = rebuild(keras, model, arch, step_units, keep)
         before = score(model)
         training.fit(tf, keras, model, train, val, cfg, loss, early_stopping=cfg.get("patience") is not None,
-                     label=f"prune round {r}/{cfg['rounds']}" if cfg["rounds"] > 1 else "prune")
+                     label=f"prune round {r}/{cfg['rounds']}" if cfg["rounds"] > 1 else "prune", group="prune")
         rounds.append({"macs_ratio": round(cost(units, [len(k) for k in keep]) / cost(units, original), 6),
                        "test_accuracy_before_finetune": before, "test_accuracy": score(model)})
     return model, arch, {**summary(units, [range(w) for w in (u.width for u in chain(keras, model)[:-1])]),

@@ -44,7 +44,8 @@ def prune_magnitude(tf, keras, student, train: tuple, val: tuple, cfg: dict, los
     steps_per_epoch = math.ceil(len(train[0]) / cfg["batch_size"])
     wrapped = wrap_for_pruning(keras, tfmot, student, cfg, steps_per_epoch)
     training.fit(tf, keras, wrapped, train, val, {**cfg, "patience": None}, loss,
-                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False, label="prune")
+                 callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False, label="prune",
+                 group="prune")
     return tfmot.sparsity.keras.strip_pruning(wrapped), {"target_sparsity": cfg["sparsity"]}
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from mcuforge import atomic
 from mcuforge.arrays import load_arrays, save_arrays
+from mcuforge.errors import McuforgeError
 from mcuforge.ml.losses import packed_accuracy
 
 
@@ -33,12 +34,29 @@ def progress_callback(keras, label: str, epochs: int, out=None):
     return EpochLine()
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(keras, cfg: dict, steps_per_epoch: int, group: str):
+    """cfg['lr'], constant, or with lr_schedule: cosine decaying to 0 over cfg['epochs'] (a late
+    epoch then moves the weights little, so the one early stopping or the last epoch keeps is not
+    a snapshot of a bouncing trajectory). `group` names the config for the error."""
+    schedule = cfg.get("lr_schedule", "constant")
+    if schedule not in LR_SCHEDULES:
+        raise McuforgeError(f"{group}.lr_schedule={schedule!r} is not one of {', '.join(LR_SCHEDULES)}; "
+                            f"set it in conf/{group}/")
+    if schedule == "constant":
+        return cfg["lr"]
+    return keras.optimizers.schedules.CosineDecay(cfg["lr"], decay_steps=cfg["epochs"] * steps_per_epoch)
+
+
 def fit(tf, keras, model, train: tuple, val: tuple, cfg: dict, loss, callbacks=(),
-        early_stopping: bool = True, label: str = "train") -> list[dict]:
+        early_stopping: bool = True, label: str = "train", group: str = "train") -> list[dict]:
     """train/val are (x, packed targets). Returns one row per epoch (loss, accuracy, val_…).
-    Prints a progress line per epoch, prefixed with `label`."""
-    model.compile(optimizer=keras.optimizers.Adam(cfg["lr"]), loss=loss,
-                  metrics=[packed_accuracy(tf)])
+    Prints a progress line per epoch, prefixed with `label`; `group` is the config group of cfg."""
+    steps_per_epoch = -(-len(train[0]) // cfg["batch_size"])
+    optimizer = keras.optimizers.Adam(learning_rate(keras, cfg, steps_per_epoch, group))
+    model.compile(optimizer=optimizer, loss=loss, metrics=[packed_accuracy(tf)])
     callbacks = [*callbacks, progress_callback(keras, label, cfg["epochs"])]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"],
