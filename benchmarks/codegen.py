@@ -47,9 +47,9 @@ METRICS = ("flash_bytes", "ram_bytes", "instructions")
 SOURCES = {"student": "models/model_int8.tflite (the pipeline's model)",
            "teacher": "models/teacher.npz -> mcuforge.ml.quantization.convert_int8 with "
                       "quantize.representative_windows train windows (params.yaml)",
-           "kws_student": "benchmarks/models/kws_dscnn.tflite: the keyword-spotting DS-CNN student (FSDD, MFCC "
-                          "49 x 10) of `mcuforge bench kws` fold 0 (speaker george held out), with the "
-                          "overrides in reports/bench_kws.json"}
+           "kws_student": "benchmarks/models/kws_dscnn.tflite: the keyword-spotting DS-CNN student of an early "
+                          "`mcuforge bench kws` run (FSDD, MFCC 49 x 10, 32 filters, 3 blocks; fold 0, speaker "
+                          "george held out), kept fixed as a benchmark model"}
 EXPECTED = {"conv1d": [-7, -63, -26, 111, 25, -94, -95], "dense": [28, 27, 6, 26, 17, 10, 42]}
 # ARCHITECTURE.md, "TFLite Micro, measured here": Zephyr 4.1 qemu_cortex_m3, gcc 12.2 -Os,
 # increments over hello_world; arena = what the device's interpreter used.

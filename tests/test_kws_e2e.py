@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from dvc_repo import copy_repo, run
 
@@ -31,4 +32,6 @@ def test_kws_chain_ends_in_qemu_verified_firmware(tiny_fsdd, tmp_path):
     assert fw["qemu"]["logits_exact"] == fw["qemu"]["windows"]
     assert fw["flash_bytes"] <= fw["flash_budget"] and fw["ram_bytes"] + fw["stack_bytes"] <= fw["ram_budget"]
     assert reports["verify"]["features_max_rel_err"] == 0.0
-    assert reports["codegen"]["ops"].count("DEPTHWISE_CONV_2D") == 3 and reports["codegen"]["weights_bytes"] <= 32 * 1024
+    blocks = yaml.safe_load((repo / "params.yaml").read_text())["model"]["student"]["blocks"]
+    assert reports["codegen"]["ops"].count("DEPTHWISE_CONV_2D") == len(blocks) == 4
+    assert reports["codegen"]["weights_bytes"] <= 32 * 1024

@@ -229,13 +229,26 @@ def test_clip_mean_normalisation_removes_each_coefficients_clip_mean(variant):
     np.testing.assert_array_equal(mfcc_features(windows_of(pcm)[3], plan), normed[3])
 
 
-def test_streaming_refuses_clip_normalisation():
-    from mcuforge.firmware.streaming import stream_reference
+@pytest.mark.parametrize("clip_norm", ["none", "mean"])
+def test_stream_classifies_the_features_stage_input_of_each_window(clip_norm):
+    """Every classification of a stream sees what the features stage computes (MFCC, clip_norm,
+    standardise, quantise) for the 1 s window that starts at its first frame."""
+    from mcuforge.firmware.streaming import stream_inputs
 
-    with pytest.raises(McuforgeError, match=r"features\.clip_norm='mean'.*clip_norm: none"):
-        stream_reference(np.zeros(16000, np.int16), mfcc_cfg(clip_norm="mean"), RATE_HZ,
-                         {"mean": np.zeros(10, np.float32), "std": np.ones(10, np.float32)},
-                         {"scale": 0.1, "zero_point": 0}, b"", every=1)
+    cfg = mfcc_cfg(clip_norm=clip_norm)
+    plan = make_mfcc_plan(cfg, RATE_HZ)
+    c = plan.config
+    rng = np.random.default_rng(9)
+    pcm = np.clip(rng.normal(0, 3000, 24000) * np.sin(np.arange(24000) / 900.0), -32768, 32767).astype(np.int16)
+    scaler = {"mean": rng.normal(0, 2, 10).astype(np.float32), "std": rng.uniform(1, 9, 10).astype(np.float32)}
+    quant = {"scale": 0.05, "zero_point": -3}
+    ref = stream_inputs(pcm, cfg, RATE_HZ, scaler, quant, every=3)
+    assert len(ref["hops"]) > 30
+    starts = (ref["hops"] - c.n_frames + 1) * c.hop_length
+    windows = np.stack([pcm[s: s + c.window_length] for s in starts]).astype(np.float32) / np.float32(32768.0)
+    stage = quantize_input(standardize(compute_block(windows[..., None], cfg, RATE_HZ), scaler),
+                           quant["scale"], quant["zero_point"])
+    np.testing.assert_array_equal(ref["inputs"], stage.reshape(len(stage), -1))
 
 
 def test_q15_refuses_non_pcm_samples():

@@ -46,14 +46,21 @@ def test_score_matches_detections_to_events():
 
 
 @pytest.mark.skipif(bool(baremetal.missing_tools()), reason="Arm toolchain / QEMU not installed")
-def test_streaming_on_qemu_equals_python_twin(audio_build, tmp_path):
+@pytest.mark.parametrize("clip_norm", ["none", "mean"])
+def test_streaming_on_qemu_equals_python_twin(audio_build, clip_norm, tmp_path):
+    from mcuforge.codegen.emit_features import generate_features
     from mcuforge.data.normalization import fit_standardizer
     from mcuforge.dsp.feature_blocks import compute_block
 
     model, windows, _, out = audio_build
-    cfg = mfcc_cfg()
-    scaler = fit_standardizer(compute_block(windows, cfg, RATE))  # as the fixture's features header
+    cfg = {**mfcc_cfg(), "clip_norm": clip_norm}
+    scaler = fit_standardizer(compute_block(windows, cfg, RATE))
     quant = io_quantization(model)
+    features_dir = out / "features"            # the fixture's header: clip_norm none, this scaler
+    if clip_norm != "none":
+        features_dir = tmp_path / "features"
+        norm = {"block": "mfcc", "mean": scaler["mean"].tolist(), "std": scaler["std"].tolist()}
+        generate_features(norm, cfg, RATE, quant["input"], features_dir)
     plan = make_mfcc_plan(cfg, RATE)
     hop_s = plan.config.hop_length / RATE
     # a threshold at the random model's median smoothed margin (from a first reference run), so it
@@ -67,7 +74,7 @@ def test_streaming_on_qemu_equals_python_twin(audio_build, tmp_path):
                                         "refractory_s": 0.1}, quant["output"]["scale"], hop_s)
     defines["MF_STREAM_FIRST_KEYWORD"] = 0   # every class may fire: the random model's argmax is not a keyword
     core = baremetal.CORES["cortex-m4"]
-    elf = streaming.build_stream_image(core, out / "generated", "kws", out / "features", defines, tmp_path)
+    elf = streaming.build_stream_image(core, out / "generated", "kws", features_dir, defines, tmp_path / "build")
     device = streaming.run_stream(core, elf, pcm, 8)
     assert device["hop_count"] == ref["hop_count"] == (len(pcm) - plan.config.frame_length) // plan.config.hop_length + 1
     assert np.array_equal(device["hops"], ref["hops"]) and len(ref["hops"]) > 100

@@ -5,10 +5,6 @@
 
 #include "mcuforge/features.h"
 
-#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
-#error "features.clip_norm: mean needs the whole clip's frames; a stream classifies a sliding ring of frames as they arrive. Build the streaming image with features.clip_norm: none"
-#endif
-
 #define N_FRAMES MCUFORGE_FEATURES_N_FRAMES
 #define N_COEFFS MCUFORGE_FEATURES_N_COEFFS
 
@@ -52,13 +48,26 @@ int mf_kws_stream_hop(struct mf_kws_stream *s, const int16_t *frame, int8_t *log
 	float coeffs[N_COEFFS];
 	int f;
 
-	if (mcuforge_mfcc_frame_pcm(frame, coeffs) != MCUFORGE_FEATURES_OK ||
-	    mcuforge_features_quantize(coeffs, 0, N_COEFFS, s->ring[hop % N_FRAMES]) != MCUFORGE_FEATURES_OK)
+	if (mcuforge_mfcc_frame_pcm(frame, coeffs) != MCUFORGE_FEATURES_OK)
 		return MF_KWS_ERR_FEATURES;
+#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
+	memcpy(s->ring[hop % N_FRAMES], coeffs, sizeof coeffs);
+#else
+	if (mcuforge_features_quantize(coeffs, 0, N_COEFFS, s->ring[hop % N_FRAMES]) != MCUFORGE_FEATURES_OK)
+		return MF_KWS_ERR_FEATURES;
+#endif
 	if (hop + 1 < N_FRAMES || (hop + 1) % s->cfg.every != 0)
 		return 0;
+#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
 	for (f = 0; f < N_FRAMES; ++f) /* oldest first: frame hop - N_FRAMES + 1 + f */
+		memcpy(s->map + f * N_COEFFS, s->ring[(hop + 1 + f) % N_FRAMES], sizeof s->ring[0]);
+	mcuforge_mfcc_clip_normalize(s->map);
+	if (mcuforge_features_quantize(s->map, 0, N_FRAMES * N_COEFFS, s->input) != MCUFORGE_FEATURES_OK)
+		return MF_KWS_ERR_FEATURES;
+#else
+	for (f = 0; f < N_FRAMES; ++f)
 		memcpy(s->input + f * N_COEFFS, s->ring[(hop + 1 + f) % N_FRAMES], N_COEFFS);
+#endif
 	if (s->cfg.invoke(s->input, logits) != 0)
 		return MF_KWS_ERR_INVOKE;
 	*detected = detect(s, logits);

@@ -6,7 +6,11 @@
  * its N_COEFFS MFCCs (mcuforge_mfcc_frame_pcm) are quantised to the model's int8 input at once
  * (mcuforge_features_quantize) into a ring of N_FRAMES rows. After hop h with h + 1 >= N_FRAMES and
  * (h + 1) % every == 0 the ring, oldest row first, is the model input of frames h - N_FRAMES + 1
- * .. h. The int8 logits enter a moving sum over the last `smooth` classifications (int32 per class:
+ * .. h. With features.clip_norm: mean (MCUFORGE_FEATURES_MFCC_CLIP_NORM) the ring holds the float
+ * MFCCs instead; each classification copies them oldest first into one map, normalises it as a
+ * whole clip (mcuforge_mfcc_clip_normalize: the mean over exactly these frames) and quantises it:
+ * the model sees what the features stage computes for the window that starts at frame
+ * h - N_FRAMES + 1 (2 x 4 x N_FRAMES x N_COEFFS bytes more RAM). The int8 logits enter a moving sum over the last `smooth` classifications (int32 per class:
  * the smoothed log-posterior up to a constant); a detection of class c fires when c = argmax
  * (lowest index on ties) is a keyword (c >= first_keyword), `smooth` classifications exist,
  * sum[c] - max over the others >= threshold (output quantisation steps x smooth), and no detection
@@ -35,7 +39,12 @@ struct mf_kws_config {
 
 struct mf_kws_stream {
 	struct mf_kws_config cfg;
+#if MCUFORGE_FEATURES_MFCC_CLIP_NORM
+	float ring[MCUFORGE_FEATURES_N_FRAMES][MCUFORGE_FEATURES_N_COEFFS];
+	float map[MCUFORGE_FEATURES_N_FRAMES * MCUFORGE_FEATURES_N_COEFFS];
+#else
 	int8_t ring[MCUFORGE_FEATURES_N_FRAMES][MCUFORGE_FEATURES_N_COEFFS];
+#endif
 	int8_t input[MCUFORGE_FEATURES_N_FRAMES * MCUFORGE_FEATURES_N_COEFFS];
 	uint32_t hop, classified, quiet;
 };

@@ -125,11 +125,27 @@ def mfcc_f32_batch(windows: np.ndarray, plan) -> np.ndarray:
     frame by frame as firmware/features/src/mfcc.c (plan: mcuforge.dsp.mfcc.MfccPlan, f32)."""
     c = plan.config
     windows = np.ascontiguousarray(windows, dtype=np.float32)
-    out = np.empty((len(windows), c.n_frames, c.coefficients), dtype=np.float32)
-    if not len(windows):
+    return _mfcc_f32(windows, len(windows), c.window_length, c.n_frames, plan)
+
+
+def mfcc_f32_stream(samples: np.ndarray, n_hops: int, plan) -> np.ndarray:
+    """(T,) float32 -> (n_hops, coefficients): frame h = samples[h * hop, h * hop + frame), as
+    mcuforge_mfcc_frame_pcm computes it on a stream (the batch loop, one frame per hop-long window)."""
+    c = plan.config
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if n_hops and (n_hops - 1) * c.hop_length + c.frame_length > len(samples):
+        raise McuforgeError(f"{n_hops} hops need {(n_hops - 1) * c.hop_length + c.frame_length} samples, "
+                            f"got {len(samples)}")
+    return _mfcc_f32(samples, n_hops, c.hop_length, 1, plan)[:, 0]
+
+
+def _mfcc_f32(samples: np.ndarray, n_windows: int, window_length: int, n_frames: int, plan) -> np.ndarray:
+    c = plan.config
+    out = np.empty((n_windows, n_frames, c.coefficients), dtype=np.float32)
+    if not n_windows:
         return out
     status = host_library().mf_mfcc_f32_batch(
-        windows, len(windows), c.window_length, c.frame_length, c.hop_length, c.n_frames,
+        samples, n_windows, window_length, c.frame_length, c.hop_length, n_frames,
         c.fft_length, c.mel_bands, c.coefficients, np.ascontiguousarray(plan.dct_coefs, np.float32),
         np.ascontiguousarray(plan.filter_pos, np.uint32),
         np.ascontiguousarray(plan.filter_lengths, np.uint32),

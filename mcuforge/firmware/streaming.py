@@ -11,7 +11,9 @@ and the generated test stream it is scored on.
 A hop h holds frame h (samples [h * hop, h * hop + frame)); after hop h with h + 1 >= n_frames and
 (h + 1) % every == 0 the classifier sees frames h - n_frames + 1 .. h, which is the features
 stage's MFCC of the window that starts at sample (h - n_frames + 1) * hop (mfcc_features uses only
-its first (n_frames - 1) * hop + frame samples). Smoothing and detection: stream_main.c's comment.
+its first (n_frames - 1) * hop + frame samples). With features.clip_norm: mean those frames are
+normalised together at each classification, as the features stage normalises that window's clip.
+Smoothing and detection: stream_main.c's comment.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mcuforge.data.normalization import standardize
-from mcuforge.dsp.mfcc import make_mfcc_plan, mfcc_frame, mfcc_instance
+from mcuforge.dsp import host_dsp
+from mcuforge.dsp.mfcc import clip_normalize, make_mfcc_plan, mfcc_frame, mfcc_instance
 from mcuforge.errors import McuforgeError
 from mcuforge.firmware import baremetal, firmware_image
 from mcuforge.codegen.tflm_runtime import quantize_input, run_int8
@@ -92,30 +95,36 @@ def count_per_hop(core, elf: Path, pcm: np.ndarray) -> list[int]:
     return counts
 
 
-def require_frame_features(c) -> None:
-    """A stream's features are per frame: features.clip_norm (over a whole clip) is refused."""
-    if c.clip_norm != "none":
-        raise McuforgeError(f"features.clip_norm={c.clip_norm!r} normalises over a whole clip; streaming "
-                            "classifies a sliding ring of frames as they arrive. Use features.clip_norm: none "
-                            "for a streaming image (conf/features/mfcc.yaml)")
-
-
 def stream_reference(pcm: np.ndarray, features_cfg: dict, rate: float, scaler: dict, quant: dict,
                      model: bytes, every: int) -> dict:
     """What the device must compute: per classification its hop and int8 logits."""
+    ref = stream_inputs(pcm, features_cfg, rate, scaler, quant, every)
+    return {"hops": ref["hops"], "logits": run_int8(model, ref["inputs"]), "hop_count": ref["hop_count"]}
+
+
+def stream_inputs(pcm: np.ndarray, features_cfg: dict, rate: float, scaler: dict, quant: dict,
+                  every: int) -> dict:
+    """Per classification its hop and the int8 model input (n_frames x coefficients, flattened)."""
     plan = make_mfcc_plan(features_cfg, rate)
     c = plan.config
-    require_frame_features(c)
     samples = np.asarray(pcm, np.int16).astype(np.float32) / np.float32(32768.0)
     n_hops = (len(samples) - c.frame_length) // c.hop_length + 1
-    instance = mfcc_instance(plan)
-    frames = np.stack([mfcc_frame(samples[h * c.hop_length: h * c.hop_length + c.frame_length], plan, instance)
-                       for h in range(n_hops)])
-    coded = quantize_input(standardize(frames, scaler), quant["scale"], quant["zero_point"])
+    if c.variant == "f32":   # the device's float bits (host_dsp), as the features stage
+        frames = host_dsp.mfcc_f32_stream(samples, n_hops, plan)
+    else:                    # q15: integer arithmetic, the same bits through the cmsisdsp wheel
+        instance = mfcc_instance(plan)
+        frames = np.stack([mfcc_frame(samples[h * c.hop_length: h * c.hop_length + c.frame_length], plan,
+                                      instance) for h in range(n_hops)])
     hops = np.array([h for h in range(c.n_frames - 1, n_hops) if (h + 1) % every == 0], np.int64)
-    inputs = np.stack([coded[h - c.n_frames + 1: h + 1].reshape(-1) for h in hops]) if len(hops) else \
+    if c.clip_norm == "none":   # frames are quantised as they arrive (kws_stream.c's int8 ring)
+        coded = quantize_input(standardize(frames, scaler), quant["scale"], quant["zero_point"])
+        maps = [coded[h - c.n_frames + 1: h + 1] for h in hops]
+    else:                       # each classification's frames normalised as one clip
+        maps = [quantize_input(standardize(clip_normalize(frames[None, h - c.n_frames + 1: h + 1], plan)[0],
+                                           scaler), quant["scale"], quant["zero_point"]) for h in hops]
+    inputs = np.stack([m.reshape(-1) for m in maps]) if len(hops) else \
         np.zeros((0, c.n_frames * c.coefficients), np.int8)
-    return {"hops": hops, "logits": run_int8(model, inputs), "hop_count": n_hops}
+    return {"hops": hops, "inputs": inputs, "hop_count": n_hops}
 
 
 def detect(logits: np.ndarray, smooth: int, threshold: int, refractory: int,
