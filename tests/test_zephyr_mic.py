@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, tool_env
+from mcuforge.codegen.emit_features import generate_features
 from mcuforge.codegen.tflm_runtime import device_logits, io_quantization
 from mcuforge.firmware import baremetal, firmware_image, zephyr_build, zephyr_inputs, zephyr_workspace
 from mcuforge.firmware.mic_config import STREAM_H, stream_config_header
@@ -24,16 +25,22 @@ BOARD = "arduino_nano_33_ble/nrf52840/sense"
 
 @pytest.mark.skipif(WORKSPACE.zephyr_base is None, reason="no Zephyr workspace (docs/zephyr.md: west init -l "
                     "mcuforge && west update, or set ZEPHYR_BASE)")
-def test_west_build_with_the_microphone_source(audio_build, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("clip_norm", ["none", "mean"])
+def test_west_build_with_the_microphone_source(audio_build, clip_norm, tmp_path):  # noqa: F811
     model, windows, x_std, out = audio_build
     inputs = tmp_path / "inputs"
-    shutil.copytree(out / "features", inputs)
+    cfg = {**mfcc_cfg(), "clip_norm": clip_norm}
+    if clip_norm == "none":
+        shutil.copytree(out / "features", inputs)
+    else:   # kws_stream.c's float ring: the header says clip_norm (the scaler does not matter here)
+        norm = {"block": "mfcc", "mean": [0.0] * x_std.shape[-1], "std": [1.0] * x_std.shape[-1]}
+        generate_features(norm, cfg, RATE, io_quantization(model)["input"], inputs)
     core = baremetal.CORES["cortex-m4"]
     zephyr_inputs.write_app_inputs(inputs, model="kws", backend="native", cmsis_nn=False, windows=windows[:1],
                                    labels=np.zeros(1, np.int64), logits=device_logits(model, x_std[:1]),
                                    test_indices=np.zeros(1, np.int64),
                                    cmsis=firmware_image.cmsis_build_inputs(core, "mfcc"))
-    params = {"features": mfcc_cfg(), "dataset": {"sample_rate_hz": RATE},
+    params = {"features": cfg, "dataset": {"sample_rate_hz": RATE},
               "streaming": yaml.safe_load((ROOT / "conf/streaming/default.yaml").read_text())}
     (inputs / STREAM_H).write_text(stream_config_header(params, io_quantization(model)["output"]["scale"]))
     env, args, _ = zephyr_build.toolchain_setup(tool_env(ZEPHYR_BASE=str(WORKSPACE.zephyr_base)))
@@ -49,6 +56,7 @@ def test_west_build_with_the_microphone_source(audio_build, tmp_path):  # noqa: 
     symbols = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     for name in ("mf_decimate2", "mf_kws_stream_hop", "dmic_source_next_hop", "mcuforge_mfcc_frame_pcm"):
         assert f" {name}\n" in symbols, name
+    assert (" mcuforge_mfcc_clip_normalize\n" in symbols) == (clip_norm == "mean")
     sizes = baremetal.elf_sizes(elf)
     assert 0 < sizes["flash"] < 928 * 1024 and 0 < sizes["ram"] < 256 * 1024
     print(f"\n{BOARD} dmic build: flash {sizes['flash']} B, RAM {sizes['ram']} B")
