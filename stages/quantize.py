@@ -53,10 +53,11 @@ def main() -> None:
         candidates["qat"] = convert_int8(tf, qat, representative)
         val_accuracies["qat"] = int8_accuracy(candidates["qat"], data.val)
     method = max(val_accuracies, key=lambda name: (val_accuracies[name], name == "ptq"))
-    accuracies = {name: int8_accuracy(tflite, data.test) for name, tflite in candidates.items()}
+    test_predicted = {name: predict_classes(tflite, data.test.x)[1] for name, tflite in candidates.items()}
+    accuracies = {name: float(np.mean(predicted == data.test.y)) for name, predicted in test_predicted.items()}
 
     atomic.write_bytes("models/model_int8.tflite", candidates[method])
-    predicted = predict_classes(candidates[method], data.test.x)[1]
+    predicted = test_predicted[method]
     atomic.write_text("reports/plots/confusion_int8.csv", "actual,predicted\n" + "".join(
         f"{data.labels[a]},{data.labels[p]}\n" for a, p in zip(data.test.y, predicted)))
     arena = probe_arena_bytes("models/model_int8.tflite")

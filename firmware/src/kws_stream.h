@@ -10,7 +10,8 @@
  * MFCCs instead; each classification copies them oldest first into one map, normalises it as a
  * whole clip (mcuforge_mfcc_clip_normalize: the mean over exactly these frames) and quantises it:
  * the model sees what the features stage computes for the window that starts at frame
- * h - N_FRAMES + 1 (2 x 4 x N_FRAMES x N_COEFFS bytes more RAM). The int8 logits enter a moving sum over the last `smooth` classifications (int32 per class:
+ * h - N_FRAMES + 1 (2 x 4 x N_FRAMES x N_COEFFS bytes more RAM). The int8 logits enter a moving
+ * sum over the last `smooth` classifications (int32 per class:
  * the smoothed log-posterior up to a constant); a detection of class c fires when c = argmax
  * (lowest index on ties) is a keyword (c >= first_keyword), `smooth` classifications exist,
  * sum[c] - max over the others >= threshold (output quantisation steps x smooth), and no detection

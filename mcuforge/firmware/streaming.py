@@ -116,15 +116,12 @@ def stream_inputs(pcm: np.ndarray, features_cfg: dict, rate: float, scaler: dict
         frames = np.stack([mfcc_frame(samples[h * c.hop_length: h * c.hop_length + c.frame_length], plan,
                                       instance) for h in range(n_hops)])
     hops = np.array([h for h in range(c.n_frames - 1, n_hops) if (h + 1) % every == 0], np.int64)
-    if c.clip_norm == "none":   # frames are quantised as they arrive (kws_stream.c's int8 ring)
-        coded = quantize_input(standardize(frames, scaler), quant["scale"], quant["zero_point"])
-        maps = [coded[h - c.n_frames + 1: h + 1] for h in hops]
-    else:                       # each classification's frames normalised as one clip
-        maps = [quantize_input(standardize(clip_normalize(frames[None, h - c.n_frames + 1: h + 1], plan)[0],
-                                           scaler), quant["scale"], quant["zero_point"]) for h in hops]
-    inputs = np.stack([m.reshape(-1) for m in maps]) if len(hops) else \
-        np.zeros((0, c.n_frames * c.coefficients), np.int8)
-    return {"hops": hops, "inputs": inputs, "hop_count": n_hops}
+    maps = frames[hops[:, None] + np.arange(1 - c.n_frames, 1)]   # per classification, oldest frame first
+    # clip_norm: mean normalises each classification's frames as one clip (none: unchanged). Standardising
+    # and quantising are per element, so quantising frames as they arrive (kws_stream.c's int8 ring
+    # without clip_norm) gives these same bytes.
+    coded = quantize_input(standardize(clip_normalize(maps, plan), scaler), quant["scale"], quant["zero_point"])
+    return {"hops": hops, "inputs": coded.reshape(len(hops), c.n_frames * c.coefficients), "hop_count": n_hops}
 
 
 def detect(logits: np.ndarray, smooth: int, threshold: int, refractory: int,

@@ -41,8 +41,7 @@ def prune_magnitude(tf, keras, student, train: tuple, val: tuple, cfg: dict, los
 
     from mcuforge.ml import training
 
-    steps_per_epoch = math.ceil(len(train[0]) / cfg["batch_size"])
-    wrapped = wrap_for_pruning(keras, tfmot, student, cfg, steps_per_epoch)
+    wrapped = wrap_for_pruning(keras, tfmot, student, cfg, training.steps_per_epoch(train, cfg))
     training.fit(tf, keras, wrapped, train, val, {**cfg, "patience": None}, loss,
                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], early_stopping=False, label="prune",
                  group="prune")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,11 @@ def progress_callback(keras, label: str, epochs: int, out=None):
 LR_SCHEDULES = ("constant", "cosine")
 
 
+def steps_per_epoch(train: tuple, cfg: dict) -> int:
+    """Optimizer steps per epoch of fit() over train = (x, targets) in cfg['batch_size'] batches."""
+    return math.ceil(len(train[0]) / cfg["batch_size"])
+
+
 def learning_rate(keras, cfg: dict, steps_per_epoch: int, group: str):
     """cfg['lr'], constant, or with lr_schedule: cosine decaying to 0 over cfg['epochs'] (a late
     epoch then moves the weights little, so the one early stopping or the last epoch keeps is not
@@ -54,8 +60,7 @@ def fit(tf, keras, model, train: tuple, val: tuple, cfg: dict, loss, callbacks=(
         early_stopping: bool = True, label: str = "train", group: str = "train") -> list[dict]:
     """train/val are (x, packed targets). Returns one row per epoch (loss, accuracy, val_…).
     Prints a progress line per epoch, prefixed with `label`; `group` is the config group of cfg."""
-    steps_per_epoch = -(-len(train[0]) // cfg["batch_size"])
-    optimizer = keras.optimizers.Adam(learning_rate(keras, cfg, steps_per_epoch, group))
+    optimizer = keras.optimizers.Adam(learning_rate(keras, cfg, steps_per_epoch(train, cfg), group))
     model.compile(optimizer=optimizer, loss=loss, metrics=[packed_accuracy(tf)])
     callbacks = [*callbacks, progress_callback(keras, label, cfg["epochs"])]
     if early_stopping:
