@@ -144,7 +144,10 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
         return round(float(fn([r[key] for r in results])), 4)
 
     speakers = {s: r["int8_accuracy"] for r in results for s in r["test_subjects"]}
-    features = json.loads((base.parent / "fold0/reports/features.json").read_text())
+    # the class mix of the first fold run into this --work (a --run-folds run may not include fold 0)
+    folds = sorted((int(d.name[4:]), d) for d in base.parent.glob("fold*") if d.name[4:].isdigit())
+    reports = [d / "reports/features.json" for _, d in folds if (d / "reports/features.json").exists()]
+    features = json.loads(reports[0].read_text()) if reports else {}
     shown = [o.replace(str(ROOT), "<project>") for o in overrides]
     return {"folds": len(results), "overrides": shown,
             "int8_accuracy_mean": stat("int8_accuracy", np.mean), "int8_accuracy_std": stat("int8_accuracy", np.std),

@@ -23,3 +23,14 @@ def test_merge_orders_folds_by_speaker_and_recomputes_the_statistics(tmp_path):
     assert out["int8_accuracy_mean"] == pytest.approx(0.8) and out["int8_accuracy_std"] == pytest.approx(0.0816, abs=1e-4)
     assert out["keyword_accuracy_mean"] == pytest.approx(0.7) and out["baseline_accuracy_mean"] == pytest.approx(0.6)
     assert out["streaming"] == {"detection_rate": 0.9} and out["class_mix"] == {"test": {}}
+
+
+def test_a_run_without_fold_0_takes_the_class_mix_of_its_first_fold(tmp_path):
+    for k, mix in ((3, "third"), (12, "twelfth")):
+        (tmp_path / f"fold{k}/reports").mkdir(parents=True)
+        (tmp_path / f"fold{k}/reports/features.json").write_text(json.dumps({"class_mix": mix}))
+    (tmp_path / "fold1-unpruned/reports").mkdir(parents=True)  # not a fold: ignored
+    (tmp_path / "fold1-unpruned/reports/features.json").write_text(json.dumps({"class_mix": "unpruned"}))
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps({"per_fold": [row("nicolas", 0.9, 0.8, 0.7)]}))
+    assert merged([a], ["dataset=fsdd"], tmp_path / "base")["class_mix"] == "third"
