@@ -47,24 +47,31 @@ def pcm_clips(seed: int, n: int) -> np.ndarray:
     return (pcm.astype(np.float32) / 32768.0)[..., None]
 
 
+def write_features_header(model: bytes, windows: np.ndarray, clip_norm: str, folder) -> tuple[dict, dict]:
+    """The tiny clip's MFCC config with this clip_norm and its scaler fitted on the windows, the
+    features header of both (with the model's input quantisation) written into folder:
+    (features config, scaler)."""
+    cfg = {**mfcc_cfg(), "clip_norm": clip_norm}
+    scaler = fit_standardizer(compute_block(windows, cfg, RATE))
+    norm = {"block": "mfcc", "mean": scaler["mean"].tolist(), "std": scaler["std"].tolist()}
+    generate_features(norm, cfg, RATE, io_quantization(model)["input"], folder)
+    return cfg, scaler
+
+
 @pytest.fixture(scope="module")
 def audio_build(tmp_path_factory):
-    """(model bytes, windows, standardized features, generated model dir, features dir) for a
-    random DS-CNN student over the tiny clip's MFCC map."""
+    """(model bytes, windows, standardized features, folder) for a random DS-CNN student over the
+    tiny clip's MFCC map; folder holds generated/ (the model) and features/ (clip_norm none)."""
     from test_codegen_dscnn import dscnn_int8
 
-    cfg = mfcc_cfg()
     windows = pcm_clips(0, 24)
-    x = compute_block(windows, cfg, RATE)
-    scaler = fit_standardizer(x)
-    x_std = standardize(x, scaler)
+    x = compute_block(windows, mfcc_cfg(), RATE)
     arch = yaml.safe_load((ROOT / "conf" / "model" / "dscnn.yaml").read_text())["student"]
     model = dscnn_int8(arch, x.shape[1:], 8, seed=4)
     out = tmp_path_factory.mktemp("audio")
     generate_native(model, out / "generated", [f"c{i}" for i in range(8)], "kws")
-    norm = {"block": "mfcc", "mean": scaler["mean"].tolist(), "std": scaler["std"].tolist()}
-    generate_features(norm, cfg, RATE, io_quantization(model)["input"], out / "features")
-    return model, windows, x_std, out
+    _, scaler = write_features_header(model, windows, mfcc_cfg()["clip_norm"], out / "features")
+    return model, windows, standardize(x, scaler), out
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m3"])

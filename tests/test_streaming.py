@@ -13,7 +13,7 @@ from mcuforge.dsp.mfcc import make_mfcc_plan
 from mcuforge.errors import McuforgeError
 from mcuforge.firmware import baremetal, streaming
 from mcuforge.firmware.stream_scoring import generate_stream, score
-from test_firmware_audio import RATE, audio_build, mfcc_cfg, pcm_clips  # noqa: F401 (fixture)
+from test_firmware_audio import RATE, audio_build, pcm_clips, write_features_header  # noqa: F401 (fixture)
 
 CFG = yaml.safe_load((ROOT / "conf" / "streaming" / "default.yaml").read_text())
 
@@ -48,19 +48,10 @@ def test_score_matches_detections_to_events():
 @pytest.mark.skipif(bool(baremetal.missing_tools()), reason="Arm toolchain / QEMU not installed")
 @pytest.mark.parametrize("clip_norm", ["none", "mean"])
 def test_streaming_on_qemu_equals_python_twin(audio_build, clip_norm, tmp_path):
-    from mcuforge.codegen.emit_features import generate_features
-    from mcuforge.data.normalization import fit_standardizer
-    from mcuforge.dsp.feature_blocks import compute_block
-
     model, windows, _, out = audio_build
-    cfg = {**mfcc_cfg(), "clip_norm": clip_norm}
-    scaler = fit_standardizer(compute_block(windows, cfg, RATE))
+    features_dir = tmp_path / "features"
+    cfg, scaler = write_features_header(model, windows, clip_norm, features_dir)
     quant = io_quantization(model)
-    features_dir = out / "features"            # the fixture's header: clip_norm none, this scaler
-    if clip_norm != "none":
-        features_dir = tmp_path / "features"
-        norm = {"block": "mfcc", "mean": scaler["mean"].tolist(), "std": scaler["std"].tolist()}
-        generate_features(norm, cfg, RATE, quant["input"], features_dir)
     plan = make_mfcc_plan(cfg, RATE)
     hop_s = plan.config.hop_length / RATE
     # a threshold at the random model's median smoothed margin (from a first reference run), so it

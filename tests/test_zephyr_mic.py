@@ -4,7 +4,6 @@ microphone, dmic_dev) around a random DS-CNN over the MFCC map (test_firmware_au
 the image must carry the DMIC driver, the decimator and the shared streaming loop."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -13,11 +12,10 @@ import pytest
 import yaml
 
 from conftest import ROOT, tool_env
-from mcuforge.codegen.emit_features import generate_features
 from mcuforge.codegen.tflm_runtime import device_logits, io_quantization
 from mcuforge.firmware import baremetal, firmware_image, zephyr_build, zephyr_inputs, zephyr_workspace
 from mcuforge.firmware.mic_config import STREAM_H, stream_config_header
-from test_firmware_audio import RATE, audio_build, mfcc_cfg  # noqa: F401 (fixture)
+from test_firmware_audio import RATE, audio_build, write_features_header  # noqa: F401 (fixture)
 
 WORKSPACE = zephyr_workspace.find_workspace(ROOT)
 BOARD = "arduino_nano_33_ble/nrf52840/sense"
@@ -29,12 +27,7 @@ BOARD = "arduino_nano_33_ble/nrf52840/sense"
 def test_west_build_with_the_microphone_source(audio_build, clip_norm, tmp_path):  # noqa: F811
     model, windows, x_std, out = audio_build
     inputs = tmp_path / "inputs"
-    cfg = {**mfcc_cfg(), "clip_norm": clip_norm}
-    if clip_norm == "none":
-        shutil.copytree(out / "features", inputs)
-    else:   # kws_stream.c's float ring: the header says clip_norm (the scaler does not matter here)
-        norm = {"block": "mfcc", "mean": [0.0] * x_std.shape[-1], "std": [1.0] * x_std.shape[-1]}
-        generate_features(norm, cfg, RATE, io_quantization(model)["input"], inputs)
+    cfg, _ = write_features_header(model, windows, clip_norm, inputs)   # mean: kws_stream.c's float ring
     core = baremetal.CORES["cortex-m4"]
     zephyr_inputs.write_app_inputs(inputs, model="kws", backend="native", cmsis_nn=False, windows=windows[:1],
                                    labels=np.zeros(1, np.int64), logits=device_logits(model, x_std[:1]),
