@@ -5,7 +5,8 @@ an MLP baseline on the same MFCCs, the firmware on QEMU and the streaming figure
 
 Default overrides: dataset=fsdd features=mfcc model=dscnn (yours are appended). In --work/base the
 ingest and split stages run once; fold k tests on the k-th speaker, validates on the next and
-trains on the rest (benchmarks/crossval.py), running features → train → distill → prune →
+trains on the rest (benchmarks/crossval.py; with --val-every N it validates on every N-th take of
+the other speakers, who all train), running features → train → distill → prune →
 quantize; int8 accuracy is tflite_micro's on the fold's test clips (keywords + unknown + silence),
 keyword accuracy the same over keyword clips only. The baseline is model=dense (an MLP [128, 64] on
 the flattened MFCCs), trained by the train stage on the same fold's features (float accuracy).
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="comma-separated fold indices to run (e.g. 2,3: parallel runs into one --work, "
                              "then one --reuse run over all folds writes the summary)")
     parser.add_argument("--stream-fold", type=int, default=0)
+    parser.add_argument("--val-every", type=int, default=None,
+                        help="validate on every N-th take of the non-test speakers (5 train) instead of "
+                             "the next speaker (4 train)")
     parser.add_argument("--m3-windows", type=int, default=50, help="test clips run on the Cortex-M3")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true",
@@ -204,12 +208,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     results, figures = [], {}
     chosen = args.run_folds if args.run_folds is not None else list(range(args.folds))[:args.only_folds]
     for k in chosen:
-        fold_table = fold_tables(table, args.folds, [k])[0]  # one copy of the (large) table at a time
+        fold_table = fold_tables(table, args.folds, [k], args.val_every)[0]  # one copy of the (large) table at a time
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
         result = run_fold(fold, fold_table, overrides, device=False, reuse=args.reuse)
-        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides, args.reuse))
+        result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides, args.reuse),
+                      validation=f"every {args.val_every}th take of the other speakers" if args.val_every
+                      else "the next speaker")
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
                        "streaming": streaming_figures(fold)}

@@ -25,6 +25,21 @@ def test_folds_test_every_subject_once_and_never_share_a_subject_between_splits(
         assert set(fold.loc[fold["split"] == "val", "subject"]) == set(nxt.loc[nxt["split"] == "test", "subject"])
 
 
+def test_val_every_validates_on_every_nth_take_of_all_other_subjects_so_one_more_subject_trains():
+    rows = [(f"s{i}", label, f"{label}_s{i}_{take}") for i in range(6) for label in ("yes", "no")
+            for take in range(10) for _ in range(2)]  # two samples per recording
+    table = pd.DataFrame(rows, columns=["subject", "label", "recording"])
+    fold = crossval.fold_tables(table, 6, [2], val_every=5)[0]
+    assert set(fold.loc[fold["split"] == "test", "subject"]) == {"s2"}
+    assert (fold.groupby("recording")["split"].nunique() == 1).all()  # a recording never straddles splits
+    per_recording = fold.groupby("recording").first()
+    others = per_recording[per_recording["subject"] != "s2"]
+    assert set(others.loc[others["split"] == "train", "subject"]) == {"s0", "s1", "s3", "s4", "s5"}
+    held = others[others["split"] == "val"].groupby(["subject", "label"]).size()
+    assert len(held) == 10 and (held == 2).all()  # takes 0 and 5 of each speaker and word
+    assert crossval.fold_tables(table, 6, [2])[0].equals(crossval.fold_tables(table, 6, [2], val_every=None)[0])
+
+
 def fold(acc: float, device: bool) -> dict:
     row = {f"{key}_accuracy": acc for key in ("teacher", "student", "student_no_teacher", "pruned", "int8",
                                               "unpruned_int8", "scratch_int8")}

@@ -13,6 +13,7 @@ import numpy as np
 from mcuforge import atomic
 from mcuforge.arrays import load_arrays, save_arrays
 from mcuforge.errors import McuforgeError
+from mcuforge.ml import mixup
 from mcuforge.ml.losses import packed_accuracy
 
 
@@ -59,15 +60,26 @@ def learning_rate(keras, cfg: dict, steps_per_epoch: int, group: str):
 def fit(tf, keras, model, train: tuple, val: tuple, cfg: dict, loss, callbacks=(),
         early_stopping: bool = True, label: str = "train", group: str = "train") -> list[dict]:
     """train/val are (x, packed targets). Returns one row per epoch (loss, accuracy, val_…).
-    Prints a progress line per epoch, prefixed with `label`; `group` is the config group of cfg."""
+    Prints a progress line per epoch, prefixed with `label`; `group` is the config group of cfg.
+    With cfg['mixup'] > 0 it trains on blended batches (mcuforge/ml/mixup.py)."""
     optimizer = keras.optimizers.Adam(learning_rate(keras, cfg, steps_per_epoch(train, cfg), group))
-    model.compile(optimizer=optimizer, loss=loss, metrics=[packed_accuracy(tf)])
+    metric, inputs = packed_accuracy(tf), {"x": train[0], "y": train[1], "batch_size": cfg["batch_size"]}
+    alpha = cfg.get("mixup", 0.0)
+    if alpha < 0:
+        raise McuforgeError(f"{group}.mixup={alpha} must be >= 0 (the Beta(α, α) of mixup; 0 turns it off); "
+                            f"set it in conf/{group}/")
+    if alpha > 0:  # pairs drawn from the numpy generator keras.utils.set_random_seed seeded
+        width = train[1].shape[1]
+        loss, metric = mixup.loss(tf, loss, width), mixup.accuracy(tf, metric, width)
+        inputs = {"x": mixup.batches(keras, *train, alpha, cfg["batch_size"], np.random.randint(2**31))}
+        val = (val[0], mixup.unmixed(val[1]))
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     callbacks = [*callbacks, progress_callback(keras, label, cfg["epochs"])]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"],
                                                        restore_best_weights=True))
-    history = model.fit(train[0], train[1], validation_data=val, epochs=cfg["epochs"],
-                        batch_size=cfg["batch_size"], shuffle=True, verbose=0, callbacks=callbacks)
+    history = model.fit(**inputs, validation_data=val, epochs=cfg["epochs"], shuffle="y" in inputs,
+                        verbose=0, callbacks=callbacks)
     keys = sorted(history.history)
     return [{"epoch": i + 1, **{k: float(history.history[k][i]) for k in keys}}
             for i in range(len(history.history[keys[0]]))]
