@@ -110,6 +110,10 @@ def streaming_figures(work: Path) -> dict:
     scaler = {"mean": np.asarray(norm["mean"], np.float32), "std": np.asarray(norm["std"], np.float32)}
     c = make_mfcc_plan(features, rate).config
     defines = streaming.stream_defines(cfg, quant["output"]["scale"], c.hop_length / rate)
+    chosen = None
+    if cfg.get("max_false_alarms_per_hour") is not None:   # the threshold from the validation speaker's stream
+        chosen = _validation_threshold(work, cfg, features, rate, scaler, quant, model, defines, c)
+        defines["MF_STREAM_THRESHOLD"] = chosen["threshold_steps"]
     test = load_arrays(work / "data/features/test.npz")
     pcm, events = generate_stream(test["windows"], np.asarray(test["y"]), cfg, rate)
     core = baremetal.CORES["cortex-m4"]
@@ -129,6 +133,10 @@ def streaming_figures(work: Path) -> dict:
     counts = streaming.count_per_hop(core, elf, pcm[:traced])[c.n_frames - 1:]
     return {**score(events, times, device["detections"][fired], len(pcm) / rate, cfg["tolerance_s"]),
             "config": cfg, "threshold_steps": defines["MF_STREAM_THRESHOLD"],
+            "threshold_nats": round(defines["MF_STREAM_THRESHOLD"] * quant["output"]["scale"]
+                                    / defines["MF_STREAM_SMOOTH"], 3),
+            "threshold_chosen_on": "validation" if chosen else "streaming.threshold",
+            **({"validation_stream": chosen["scores"]} if chosen else {}),
             "classifications": int(len(device["hops"])),
             "logits_exact": int(np.sum(np.all(device["logits"] == ref["logits"], axis=1))),
             "detections_equal_python_twin": bool(np.array_equal(device["detections"], expected)),
@@ -138,6 +146,22 @@ def streaming_figures(work: Path) -> dict:
             "image_flash_bytes": sizes["flash"], "image_ram_bytes": sizes["ram"],
             "instructions_per_hop": round(float(np.mean(counts)), 1),
             "instructions_per_hop_counted": counts, "qemu_seconds": round(qemu_s, 1)}
+
+
+def _validation_threshold(work: Path, cfg: dict, features: dict, rate: float, scaler: dict, quant: dict,
+                          model: bytes, defines: dict, c) -> dict:
+    """pick_threshold on a stream of the fold's validation words (another seed's noise and timing), by the
+    Python twin (the device equals it: the test stream's logits_exact)."""
+    from mcuforge.arrays import load_arrays
+    from mcuforge.firmware import streaming
+    from mcuforge.firmware.stream_scoring import generate_stream, pick_threshold
+
+    val = load_arrays(work / "data/features/val.npz")
+    pcm, events = generate_stream(val["windows"], np.asarray(val["y"]), {**cfg, "seed": cfg["seed"] + 1}, rate)
+    ref = streaming.stream_reference(pcm, features, rate, scaler, quant["input"], model, defines["MF_STREAM_EVERY"])
+    times = (ref["hops"] * c.hop_length + c.frame_length) / rate
+    return pick_threshold(ref["logits"], times, events, len(pcm) / rate, defines, cfg["tolerance_s"],
+                          float(cfg["max_false_alarms_per_hour"]))
 
 
 def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:

@@ -80,3 +80,29 @@ def test_streaming_on_qemu_equals_python_twin(audio_build, clip_norm, tmp_path):
     classify = [c for h, c in enumerate(counts) if h + 1 >= n and (h + 1) % 3 == 0]
     frame_only = [c for h, c in enumerate(counts) if not (h + 1 >= n and (h + 1) % 3 == 0)]
     assert len(counts) == n + 6 and min(classify) > 3 * max(frame_only) > 0
+
+
+def test_pick_threshold_keeps_false_alarms_within_the_budget():
+    from mcuforge.firmware.stream_scoring import pick_threshold
+
+    # 100 classifications 0.1 s apart, classes [silence, unknown, kw2, kw3]: silence leads by 50 steps
+    # except a strong kw2 (margin 100) at 2 s, a weak kw3 (margin 15) at 6 s and a kw2 blip (margin 20)
+    # at 9 s that is no word
+    logits = np.zeros((100, 4), np.int8)
+    logits[:, 0] = 50
+    for row, cls, margin in ((20, 2, 100), (60, 3, 15), (90, 2, 20)):
+        logits[row] = 0
+        logits[row, cls] = margin
+    times = np.arange(100) * 0.1
+    events = [{"start_s": 1.5, "end_s": 2.5, "label": 2}, {"start_s": 5.5, "end_s": 6.5, "label": 3}]
+    defines = {"MF_STREAM_SMOOTH": 1, "MF_STREAM_REFRACTORY": 5, "MF_STREAM_FIRST_KEYWORD": 2}
+
+    strict = pick_threshold(logits, times, events, 10.0, defines, 0.5, max_false_alarms_per_hour=0)
+    # no false alarm: above the blip; the strong word only; the middle of 21 .. 100
+    assert 20 < strict["threshold_steps"] <= 100 and abs(strict["threshold_steps"] - 60) <= 1
+    assert (strict["scores"]["detected"], strict["scores"]["false_alarms"]) == (1, 0)
+    loose = pick_threshold(logits, times, events, 10.0, defines, 0.5, max_false_alarms_per_hour=360)
+    assert loose["threshold_steps"] <= 15     # both words, and the blip: 1 false alarm in 10 s = 360 / h
+    assert (loose["scores"]["detected"], loose["scores"]["false_alarms"]) == (2, 1)
+    with pytest.raises(McuforgeError, match="max_false_alarms_per_hour=-1"):
+        pick_threshold(logits, times, events, 10.0, defines, 0.5, max_false_alarms_per_hour=-1)

@@ -68,3 +68,35 @@ def score(events: list[dict], times_s: np.ndarray, classes: np.ndarray, duration
             "detection_rate": round(hit / max(len(keyword_events), 1), 4),
             "false_alarms": false_alarms, "stream_s": duration_s,
             "false_alarms_per_hour": round(false_alarms * 3600.0 / duration_s, 2)}
+
+
+def pick_threshold(logits: np.ndarray, times_s: np.ndarray, events: list[dict], duration_s: float,
+                   defines: dict, tolerance_s: float, max_false_alarms_per_hour: float) -> dict:
+    """The detection threshold (int8 logit steps x smooth) chosen on a stream that is not the test
+    stream (the validation split's): of the thresholds whose false alarms per hour stay within the
+    budget, those with the highest detection rate, then the fewest false alarms; of them the median
+    (the farthest from both edges when they are a run). Returns it with its scores on that stream."""
+    from mcuforge.firmware.streaming import detect
+
+    if not max_false_alarms_per_hour >= 0:
+        raise McuforgeError(f"streaming.max_false_alarms_per_hour={max_false_alarms_per_hour} must be >= 0 "
+                            "(conf/streaming/; null keeps streaming.threshold)")
+
+    def detections(threshold: int) -> np.ndarray:
+        return detect(logits, defines["MF_STREAM_SMOOTH"], threshold, defines["MF_STREAM_REFRACTORY"],
+                      defines["MF_STREAM_FIRST_KEYWORD"])
+
+    # every threshold that changes a detection lies in 1 .. the largest smoothed margin + 1
+    ceiling = int(np.abs(logits.astype(np.int64)).sum(axis=1).max()) * defines["MF_STREAM_SMOOTH"] + 1
+    feasible = []
+    for threshold in range(1, ceiling + 1):
+        found = detections(threshold)
+        fired = found >= 0
+        s = score(events, times_s[fired], found[fired], duration_s, tolerance_s)
+        if s["false_alarms_per_hour"] <= max_false_alarms_per_hour:
+            feasible.append(((s["detection_rate"], -s["false_alarms"]), threshold, s))
+        if not fired.any():   # no detection at all: no false alarm, so feasible is not empty
+            break
+    top = max(rank for rank, _, _ in feasible)
+    _, threshold, s = [f for f in feasible if f[0] == top][(sum(f[0] == top for f in feasible) - 1) // 2]
+    return {"threshold_steps": threshold, "scores": s}
