@@ -177,6 +177,7 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
     return {"folds": len(results), "overrides": shown,
             "int8_accuracy_mean": stat("int8_accuracy", np.mean), "int8_accuracy_std": stat("int8_accuracy", np.std),
             "keyword_accuracy_mean": stat("keyword_accuracy", np.mean),
+            "val_int8_accuracy_mean": stat("val_int8_accuracy", np.mean),
             "baseline_accuracy_mean": stat("baseline_accuracy", np.mean),
             "baseline": "model=dense (MLP 128-64 on the flattened MFCCs), float, same folds",
             "teacher_accuracy_mean": stat("teacher_accuracy", np.mean),

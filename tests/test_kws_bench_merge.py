@@ -8,7 +8,7 @@ from benchmarks.kws import merged
 
 def row(speaker, int8, keyword, base):
     return {"test_subjects": [speaker], "int8_accuracy": int8, "keyword_accuracy": keyword,
-            "baseline_accuracy": base, "teacher_accuracy": 0.9}
+            "baseline_accuracy": base, "teacher_accuracy": 0.9, "val_int8_accuracy": int8 + 0.05}
 
 
 def test_merge_orders_folds_by_speaker_and_recomputes_the_statistics(tmp_path):
@@ -22,6 +22,7 @@ def test_merge_orders_folds_by_speaker_and_recomputes_the_statistics(tmp_path):
     assert out["folds"] == 3 and list(out["per_speaker"]) == ["george", "jackson", "lucas"]
     assert out["int8_accuracy_mean"] == pytest.approx(0.8) and out["int8_accuracy_std"] == pytest.approx(0.0816, abs=1e-4)
     assert out["keyword_accuracy_mean"] == pytest.approx(0.7) and out["baseline_accuracy_mean"] == pytest.approx(0.6)
+    assert out["val_int8_accuracy_mean"] == pytest.approx(0.85)
     assert out["streaming"] == {"detection_rate": 0.9} and out["class_mix"] == {"test": {}}
 
 
