@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import ROOT, tool_env
 from mcuforge.data.kws_augment import augment_audio_split, speed_change, time_shift
@@ -130,5 +131,7 @@ def test_tiny_fsdd_through_ingest_split_features(tmp_path, tiny_fsdd):
     for name, mix in report["class_mix"].items():
         assert mix["shares"]["silence"] == mix["shares"]["unknown"] == 0.25, name
         assert len(set(mix["windows"][k] for k in ["zero", "one", "two", "three", "four", "five"])) == 1
-    assert report["augmented_train_windows"] == sum(report["class_mix"]["train"]["windows"].values())
+    copies = yaml.safe_load((tmp_path / "params.yaml").read_text())["augment"]["copies"]
+    assert copies >= 1
+    assert report["augmented_train_windows"] == copies * sum(report["class_mix"]["train"]["windows"].values())
     assert report["windows"]["test"] == sum(report["class_mix"]["test"]["windows"].values())
