@@ -178,7 +178,7 @@ def run_fold(work: Path, table: pd.DataFrame, overrides: list[str], device: bool
         "sparsity": reports["prune"]["sparsity"],
         "int8_accuracy": reports["quantize"]["test_accuracy_int8"],
         # the validation split's, for choosing between recipes without looking at the test folds
-        "val_int8_accuracy": reports["quantize"].get(f"val_accuracy_int8_{reports['quantize']['method']}"),
+        "val_int8_accuracy": reports["quantize"][f"val_accuracy_int8_{reports['quantize']['method']}"],
         "quantize_method": reports["quantize"]["method"],
         "prune_method": reports["prune"].get("method", "magnitude"),
         "pruned_macs_ratio": reports["prune"].get("macs_ratio", 1.0),
