@@ -65,13 +65,19 @@ def fold_accuracy(work: Path) -> dict:
             "test_clips": int(len(y))}
 
 
+def baseline_overrides(overrides: list[str]) -> list[str]:
+    """The overrides for the MLP: model=dense, without those of the DS-CNN's model.* keys (a
+    candidate student or teacher shape does not apply to the MLP, and model=dense lacks its keys)."""
+    return [o for o in overrides if not o.lstrip("+~").startswith("model.")] + ["model=dense"]
+
+
 def baseline(work: Path, overrides: list[str], reuse: bool = False) -> float:
     """model=dense trained by the train stage on the fold's features: its float test accuracy."""
     base = work / "baseline"
     (base / "data").mkdir(parents=True, exist_ok=True)
     if not (base / "data/features").exists():
         (base / "data/features").symlink_to(work / "data/features")
-    compose(base / "params.yaml", [*overrides, "model=dense"], ROOT / "conf")
+    compose(base / "params.yaml", baseline_overrides(overrides), ROOT / "conf")
     run_stages(base, ["train"], reuse)
     return json.loads((base / "reports/train.json").read_text())["test_accuracy"]
 

@@ -19,7 +19,7 @@ def main() -> None:
     from mcuforge.ml.tf_setup import import_tf
 
     tf, keras = import_tf(params["seed"])
-    from mcuforge.ml import training
+    from mcuforge.ml import training, weight_averaging
     from mcuforge.ml.architectures import build_model
     from mcuforge.ml.losses import distillation_loss
 
@@ -38,10 +38,11 @@ def main() -> None:
     def train_student(alpha: float, label: str):
         keras.utils.set_random_seed(params["seed"])
         student = new_student()
+        averaging = weight_averaging.callbacks(keras, cfg, "distill")  # distill.average_last > 0
         history = training.fit(tf, keras, student, (data.train.x, targets["train"]),
                                (data.val.x, targets["val"]), cfg,
-                               distillation_loss(tf, cfg["temperature"], alpha), label=label,
-                               group="distill")
+                               distillation_loss(tf, cfg["temperature"], alpha), callbacks=averaging,
+                               early_stopping=not averaging, label=label, group="distill")
         return student, history
 
     student, history = train_student(cfg["alpha"], "distill")

@@ -1,9 +1,10 @@
-"""bench kws --merge: one summary from the per_fold rows of --run-folds reports (benchmarks/kws.py)."""
+"""bench kws --merge: one summary from the per_fold rows of --run-folds reports; the MLP baseline's
+overrides (benchmarks/kws.py)."""
 import json
 
 import pytest
 
-from benchmarks.kws import merged
+from benchmarks.kws import baseline_overrides, merged
 
 
 def row(speaker, int8, keyword, base):
@@ -35,3 +36,19 @@ def test_a_run_without_fold_0_takes_the_class_mix_of_its_first_fold(tmp_path):
     a = tmp_path / "a.json"
     a.write_text(json.dumps({"per_fold": [row("nicolas", 0.9, 0.8, 0.7)]}))
     assert merged([a], ["dataset=fsdd"], tmp_path / "base")["class_mix"] == "third"
+
+
+def test_the_baseline_mlp_drops_the_ds_cnn_model_overrides_and_composes(tmp_path):
+    import yaml
+
+    from benchmarks.kws import DEFAULTS, ROOT
+    from mcuforge.experiments.compose import compose
+    overrides = [*DEFAULTS, "model.student.blocks=[48,48,48,48,48]", "distill.max_param_ratio=0.65",
+                 "augment.copies=3"]
+    with pytest.raises(Exception, match="model.student.blocks"):   # model=dense has no blocks
+        compose(tmp_path / "as_given.yaml", [*overrides, "model=dense"], ROOT / "conf")
+    mlp = baseline_overrides([*overrides, "+model.student.extra=1"])
+    assert mlp == [*DEFAULTS, "distill.max_param_ratio=0.65", "augment.copies=3", "model=dense"]
+    compose(tmp_path / "mlp.yaml", mlp, ROOT / "conf")
+    params = yaml.safe_load((tmp_path / "mlp.yaml").read_text())
+    assert params["model"]["teacher"]["arch"] == "dense" and params["augment"]["copies"] == 3
