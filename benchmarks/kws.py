@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="no training: the firmware and streaming figures of --stream-fold, already trained in --work")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
+    if (args.merge or args.figures_only) and args.work is None:
+        parser.error("--merge and --figures-only read the folds trained in --work: pass the --work the runs wrote to")
     overrides = [*DEFAULTS, *args.overrides]
     work = args.work or Path(tempfile.mkdtemp(prefix="mcuforge-kws-"))
     base = work / "base"
@@ -229,6 +231,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         summary = merged(args.merge, overrides, base) if args.merge else {
             "firmware": firmware_figures(work / f"fold{args.stream_fold}", overrides, args.m3_windows),
             "streaming": streaming_figures(work / f"fold{args.stream_fold}")}
+        if args.merge and summary["class_mix"] is None:
+            parser.error(f"--work {work} has no fold*/reports/features.json for the class mix: "
+                         "pass the --work the --run-folds runs wrote to")
         atomic.write_json(args.out, summary)
         print(json.dumps({k: v for k, v in summary.items() if k != "per_fold"}, indent=2))
         return

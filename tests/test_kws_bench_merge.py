@@ -38,6 +38,18 @@ def test_a_run_without_fold_0_takes_the_class_mix_of_its_first_fold(tmp_path):
     assert merged([a], ["dataset=fsdd"], tmp_path / "base")["class_mix"] == "third"
 
 
+@pytest.mark.parametrize("work", [None, "empty"])
+def test_a_merge_without_the_runs_work_folder_is_refused_and_writes_nothing(tmp_path, capsys, work):
+    from benchmarks.kws import main
+    a, out = tmp_path / "a.json", tmp_path / "out.json"
+    a.write_text(json.dumps({"per_fold": [row("nicolas", 0.9, 0.8, 0.7)]}))
+    extra = [] if work is None else ["--work", str(tmp_path / work)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--merge", str(a), "--out", str(out), *extra])
+    assert exit_info.value.code == 2 and not out.exists()
+    assert "pass the --work the" in capsys.readouterr().err
+
+
 def test_the_baseline_mlp_drops_the_ds_cnn_model_overrides_and_composes(tmp_path):
     import yaml
 
