@@ -49,12 +49,15 @@ DEVICE_STAGES = ["codegen", "firmware"]
 
 
 def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None,
-                val_every: int | None = None) -> list[pd.DataFrame]:
+                val_every: int | None = None, train_groups: int | None = None) -> list[pd.DataFrame]:
     """Subjects in sorted order dealt round-robin into `folds` groups (the tables of folds `which`
     only, if given: each is a copy of the whole table). Fold k tests on group k. It validates on
     group k+1, or with `val_every` n on every n-th recording (in sorted order, per subject and
     label) of all the other subjects, so that one more subject trains: with six speakers, five
-    train instead of four."""
+    train instead of four. With `train_groups` n (not with val_every) only the n groups after the
+    validation group train, k+2 … k+n+1; the rows of the others are left out (a learning curve)."""
+    if train_groups is not None and (val_every or not 1 <= train_groups <= folds - 2):
+        raise ValueError(f"train_groups={train_groups}: needs 1..{folds - 2} groups and no val_every")
     subjects = sorted(table["subject"].unique())
     groups = [subjects[i::folds] for i in range(folds)]
     held_recordings = set() if val_every is None else _every_nth_recording(table, val_every)
@@ -64,7 +67,11 @@ def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None,
         val = table["recording"].isin(held_recordings) if val_every else \
             table["subject"].isin(set(groups[(k + 1) % folds]))
         split = np.where(table["subject"].isin(test), "test", np.where(val, "val", "train"))
-        tables.append(table.drop(columns=["split"], errors="ignore").assign(split=split))
+        fold = table.drop(columns=["split"], errors="ignore").assign(split=split)
+        if train_groups is not None:
+            kept = {s for i in range(2, train_groups + 2) for s in groups[(k + i) % folds]}
+            fold = fold[(fold["split"] != "train") | fold["subject"].isin(kept)].reset_index(drop=True)
+        tables.append(fold)
     return tables
 
 

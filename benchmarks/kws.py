@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--val-every", type=int, default=None,
                         help="validate on every N-th take of the non-test speakers (5 train) instead of "
                              "the next speaker (4 train)")
+    parser.add_argument("--train-speakers", type=int, default=None,
+                        help="train on only the first N of the fold's training speakers (those after its "
+                             "validation speaker; a learning curve; default: all, 4 of 6)")
     parser.add_argument("--m3-windows", type=int, default=50, help="test clips run on the Cortex-M3")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true",
@@ -222,6 +225,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="no training: the firmware and streaming figures of --stream-fold, already trained in --work")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
+    if args.train_speakers is not None and (args.val_every or not 1 <= args.train_speakers <= args.folds - 2):
+        parser.error(f"--train-speakers {args.train_speakers}: pass 1..{args.folds - 2} (the speakers neither "
+                     "tested nor validated on), without --val-every")
     if (args.merge or args.figures_only) and args.work is None:
         parser.error("--merge and --figures-only read the folds trained in --work: pass the --work the runs wrote to")
     overrides = [*DEFAULTS, *args.overrides]
@@ -244,14 +250,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     results, figures = [], {}
     chosen = args.run_folds if args.run_folds is not None else list(range(args.folds))[:args.only_folds]
     for k in chosen:
-        fold_table = fold_tables(table, args.folds, [k], args.val_every)[0]  # one copy of the (large) table at a time
+        fold_table = fold_tables(table, args.folds, [k], args.val_every, args.train_speakers)[0]  # one copy of the (large) table at a time
         fold = work / f"fold{k}"
         (fold / "data").mkdir(parents=True, exist_ok=True)
         shutil.copy(base / "data/noise.npz", fold / "data/noise.npz")
         result = run_fold(fold, fold_table, overrides, device=False, reuse=args.reuse)
         result.update(fold_accuracy(fold), baseline_accuracy=baseline(fold, overrides, args.reuse),
                       validation=f"every {args.val_every}th take of the other speakers" if args.val_every
-                      else "the next speaker")
+                      else "the next speaker",
+                      train_subjects=sorted(set(fold_table.loc[fold_table["split"] == "train", "subject"])))
         if k == args.stream_fold:
             figures = {"firmware": firmware_figures(fold, overrides, args.m3_windows),
                        "streaming": streaming_figures(fold)}

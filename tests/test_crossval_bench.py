@@ -40,6 +40,21 @@ def test_val_every_validates_on_every_nth_take_of_all_other_subjects_so_one_more
     assert crossval.fold_tables(table, 6, [2])[0].equals(crossval.fold_tables(table, 6, [2], val_every=None)[0])
 
 
+def test_train_groups_keeps_only_the_next_n_training_subjects_and_every_test_and_val_row():
+    table = pd.DataFrame({"subject": [f"s{i}" for i in range(6) for _ in range(4)], "x": range(24)})
+    whole = crossval.fold_tables(table, 6, [4])[0]
+    fold = crossval.fold_tables(table, 6, [4], train_groups=2)[0]
+    assert set(fold.loc[fold["split"] == "train", "subject"]) == {"s0", "s1"}  # after val s5, wrapping
+    assert set(whole.loc[whole["split"] == "train", "subject"]) == {"s0", "s1", "s2", "s3"}
+    for split in ("test", "val"):
+        assert fold[fold["split"] == split].reset_index(drop=True).equals(
+            whole[whole["split"] == split].reset_index(drop=True))
+    assert crossval.fold_tables(table, 6, [4], train_groups=4)[0].equals(whole)
+    for bad in ({"train_groups": 0}, {"train_groups": 5}, {"train_groups": 2, "val_every": 5}):
+        with pytest.raises(ValueError, match="train_groups"):
+            crossval.fold_tables(table, 6, [4], **bad)
+
+
 def fold(acc: float, device: bool) -> dict:
     row = {f"{key}_accuracy": acc for key in ("teacher", "student", "student_no_teacher", "pruned", "int8",
                                               "unpruned_int8", "scratch_int8")}
