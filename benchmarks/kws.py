@@ -187,6 +187,8 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
             "baseline_accuracy_mean": stat("baseline_accuracy", np.mean),
             "baseline": "model=dense (MLP 128-64 on the flattened MFCCs), float, same folds",
             "teacher_accuracy_mean": stat("teacher_accuracy", np.mean),
+            # how many speakers each fold trained on (--train-speakers; rows from before it have no list)
+            "train_speakers": sorted({len(r["train_subjects"]) for r in results if "train_subjects" in r}),
             "per_speaker": speakers, "class_mix": features.get("class_mix"), "per_fold": results}
 
 

@@ -18,8 +18,10 @@ def test_merge_orders_folds_by_speaker_and_recomputes_the_statistics(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps({"per_fold": [row("lucas", 0.9, 0.8, 0.7)],
                              "streaming": {"detection_rate": 0.9}}))
-    b.write_text(json.dumps({"per_fold": [row("george", 0.7, 0.6, 0.5), row("jackson", 0.8, 0.7, 0.6)]}))
+    b.write_text(json.dumps({"per_fold": [{**row("george", 0.7, 0.6, 0.5), "train_subjects": ["nicolas", "theo"]},
+                                          {**row("jackson", 0.8, 0.7, 0.6), "train_subjects": ["lucas", "theo"]}]}))
     out = merged([a, b], ["dataset=fsdd"], tmp_path / "base")
+    assert out["train_speakers"] == [2]   # the lucas row (no list) does not count
     assert out["folds"] == 3 and list(out["per_speaker"]) == ["george", "jackson", "lucas"]
     assert out["int8_accuracy_mean"] == pytest.approx(0.8) and out["int8_accuracy_std"] == pytest.approx(0.0816, abs=1e-4)
     assert out["keyword_accuracy_mean"] == pytest.approx(0.7) and out["baseline_accuracy_mean"] == pytest.approx(0.6)
