@@ -40,12 +40,12 @@ def test_the_mixed_loss_is_the_lambda_weighted_loss_of_both_examples_and_unmixed
     lam = np.linspace(0.5, 1.0, 16).astype(np.float32)
     other = np.roll(np.arange(16), 1)
     mixed = np.concatenate([lam[:, None], targets, targets[other]], axis=1)
-    got = mixup.loss(tf, base, 4)(tf.constant(mixed), tf.constant(logits)).numpy()
+    got = mixup.loss(base, 4)(tf.constant(mixed), tf.constant(logits)).numpy()
     want = lam * base(targets, logits).numpy() + (1 - lam) * base(targets[other], logits[...]).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    plain = mixup.loss(tf, base, 4)(tf.constant(mixup.unmixed(targets)), tf.constant(logits)).numpy()
+    plain = mixup.loss(base, 4)(tf.constant(mixup.unmixed(targets)), tf.constant(logits)).numpy()
     np.testing.assert_allclose(plain, base(targets, logits).numpy(), rtol=1e-6)
-    score = mixup.accuracy(tf, packed_accuracy(tf), 4)(tf.constant(mixed), tf.constant(logits)).numpy()
+    score = mixup.accuracy(packed_accuracy(tf), 4)(tf.constant(mixed), tf.constant(logits)).numpy()
     assert np.array_equal(score, packed_accuracy(tf)(targets, logits).numpy())
 
 

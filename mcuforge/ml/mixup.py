@@ -54,7 +54,7 @@ def batches(keras, x: np.ndarray, packed: np.ndarray, alpha: float, batch_size: 
     return MixedBatches()
 
 
-def loss(tf, base_loss, width: int):
+def loss(base_loss, width: int):
     """λ·base(packed_a) + (1 − λ)·base(packed_b) over targets [λ | packed_a | packed_b]."""
 
     def mixed(targets, logits):
@@ -65,7 +65,7 @@ def loss(tf, base_loss, width: int):
     return mixed
 
 
-def accuracy(tf, base_accuracy, width: int):
+def accuracy(base_accuracy, width: int):
     """The base metric on the dominant example a."""
 
     def accuracy(targets, logits):

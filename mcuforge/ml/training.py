@@ -70,7 +70,7 @@ def fit(tf, keras, model, train: tuple, val: tuple, cfg: dict, loss, callbacks=(
                             f"set it in conf/{group}/")
     if alpha > 0:  # pairs drawn from the numpy generator keras.utils.set_random_seed seeded
         width = train[1].shape[1]
-        loss, metric = mixup.loss(tf, loss, width), mixup.accuracy(tf, metric, width)
+        loss, metric = mixup.loss(loss, width), mixup.accuracy(metric, width)
         inputs = {"x": mixup.batches(keras, *train, alpha, cfg["batch_size"], np.random.randint(2**31))}
         val = (val[0], mixup.unmixed(val[1]))
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
