@@ -6,7 +6,8 @@ an MLP baseline on the same MFCCs, the firmware on QEMU and the streaming figure
 Default overrides: dataset=fsdd features=mfcc model=dscnn (yours are appended). In --work/base the
 ingest and split stages run once; fold k tests on the k-th speaker, validates on the next and
 trains on the rest (benchmarks/crossval.py; with --val-every N it validates on every N-th take of
-the other speakers, who all train), running features → train → distill → prune →
+the other speakers, who all train; with --train-speakers N only the N speakers after the
+validation speaker train: a learning curve), running features → train → distill → prune →
 quantize; int8 accuracy is tflite_micro's on the fold's test clips (keywords + unknown + silence),
 keyword accuracy the same over keyword clips only. The baseline is model=dense (an MLP [128, 64] on
 the flattened MFCCs), trained by the train stage on the same fold's features (float accuracy).
