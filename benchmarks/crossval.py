@@ -48,6 +48,14 @@ STAGES = ["features", "train", "distill", "prune", "quantize"]
 DEVICE_STAGES = ["codegen", "firmware"]
 
 
+def check_train_groups(folds: int, train_groups: int | None, val_every: int | None) -> None:
+    """fold_tables' train_groups: 1 … folds − 2 (the groups neither tested nor validated on), not
+    with val_every. Raises ValueError naming the value."""
+    if train_groups is not None and (val_every or not 1 <= train_groups <= folds - 2):
+        raise ValueError(f"train_groups={train_groups}: pass 1..{folds - 2} (the groups neither tested nor "
+                         "validated on), without val_every")
+
+
 def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None,
                 val_every: int | None = None, train_groups: int | None = None) -> list[pd.DataFrame]:
     """Subjects in sorted order dealt round-robin into `folds` groups (the tables of folds `which`
@@ -56,8 +64,7 @@ def fold_tables(table: pd.DataFrame, folds: int, which: list[int] | None = None,
     label) of all the other subjects, so that one more subject trains: with six speakers, five
     train instead of four. With `train_groups` n (not with val_every) only the n groups after the
     validation group train, k+2 … k+n+1; the rows of the others are left out (a learning curve)."""
-    if train_groups is not None and (val_every or not 1 <= train_groups <= folds - 2):
-        raise ValueError(f"train_groups={train_groups}: needs 1..{folds - 2} groups and no val_every")
+    check_train_groups(folds, train_groups, val_every)
     subjects = sorted(table["subject"].unique())
     groups = [subjects[i::folds] for i in range(folds)]
     held_recordings = set() if val_every is None else _every_nth_recording(table, val_every)

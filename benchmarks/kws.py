@@ -34,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.crossval import fold_tables, run_fold, run_stages  # noqa: E402
+from benchmarks.crossval import check_train_groups, fold_tables, run_fold, run_stages  # noqa: E402
 from mcuforge import atomic  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
 
@@ -228,9 +228,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="no training: the firmware and streaming figures of --stream-fold, already trained in --work")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
-    if args.train_speakers is not None and (args.val_every or not 1 <= args.train_speakers <= args.folds - 2):
-        parser.error(f"--train-speakers {args.train_speakers}: pass 1..{args.folds - 2} (the speakers neither "
-                     "tested nor validated on), without --val-every")
+    try:   # before ingest and training, not when the first fold's table is made
+        check_train_groups(args.folds, args.train_speakers, args.val_every)
+    except ValueError as error:
+        parser.error(f"--train-speakers: {error}")
     if (args.merge or args.figures_only) and args.work is None:
         parser.error("--merge and --figures-only read the folds trained in --work: pass the --work the runs wrote to")
     overrides = [*DEFAULTS, *args.overrides]

@@ -66,3 +66,14 @@ def test_the_baseline_mlp_drops_the_ds_cnn_model_overrides_and_composes(tmp_path
     compose(tmp_path / "mlp.yaml", mlp, ROOT / "conf")
     params = yaml.safe_load((tmp_path / "mlp.yaml").read_text())
     assert params["model"]["teacher"]["arch"] == "dense" and params["augment"]["copies"] == 3
+
+
+@pytest.mark.parametrize("args", [["--train-speakers", "5"], ["--train-speakers", "0"],
+                                  ["--train-speakers", "2", "--val-every", "5"]])
+def test_train_speakers_outside_the_training_speakers_is_refused_before_any_work(tmp_path, capsys, args):
+    from benchmarks.kws import main
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--work", str(tmp_path / "work"), "--out", str(out)])
+    assert exit_info.value.code == 2 and not out.exists() and not (tmp_path / "work").exists()
+    assert "--train-speakers" in capsys.readouterr().err
