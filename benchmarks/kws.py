@@ -38,7 +38,7 @@ from benchmarks.crossval import check_train_groups, fold_tables, run_fold, run_s
 from mcuforge import atomic  # noqa: E402
 from mcuforge.experiments.compose import compose  # noqa: E402
 
-DEFAULTS = ["dataset=fsdd", "features=mfcc", "model=dscnn", "prune=magnitude",  # channels refuses a DS-CNN
+DEFAULTS = ["dataset=fsdd", "features=mfcc", "model=dscnn",  # model=dscnn selects prune=dscnn, distill=dscnn
             f"dataset.path={ROOT}/datasets/fsdd/fsdd.npz"]
 BOARDS = {"cortex-m4": "nrf52840dk", "cortex-m3": "mps2_an385"}
 

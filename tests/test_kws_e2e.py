@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 # features.variant=q15: arm_mfcc_q15 is integer arithmetic, bit-exact on the device; the f32 MFCC of
 # the x86 cmsisdsp wheel (-ffast-math) and of the Cortex-M4 differ in the last bits (tests/test_mfcc.py),
 # which can move an int8 model input by one step on a rare clip
-TINY = ["features=mfcc", "features.variant=q15", "model=dscnn", "prune=magnitude", "train.epochs=2", "distill.epochs=2",
+TINY = ["features=mfcc", "features.variant=q15", "model=dscnn", "train.epochs=2", "distill.epochs=2",
         "prune.epochs=2", "quantize.representative_windows=32", "quantize.qat_epochs=1", "distill.max_param_ratio=1.0"]
 
 
