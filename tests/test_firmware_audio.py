@@ -61,7 +61,7 @@ def write_features_header(model: bytes, windows: np.ndarray, clip_norm: str, fol
 @pytest.fixture(scope="module")
 def audio_build(tmp_path_factory):
     """(model bytes, windows, standardized features, folder) for a random DS-CNN student over the
-    tiny clip's MFCC map; folder holds generated/ (the model) and features/ (clip_norm none)."""
+    tiny clip's MFCC map; folder holds generated/ (the model) and features/ (the configured clip_norm)."""
     from test_codegen_dscnn import dscnn_int8
 
     windows = pcm_clips(0, 24)
