@@ -14,7 +14,7 @@ the flattened MFCCs), trained by the train stage on the same fold's features (fl
 On --stream-fold the codegen and firmware stages run for Cortex-M4 (board nrf52840dk, QEMU
 mps2-an386) and Cortex-M3 (board mps2_an385), then the streaming image (firmware/baremetal/
 stream_main.c) on a generated stream of that fold's test words (conf/streaming).
-Writes reports/bench_kws.json.
+Writes reports/bench_kws.json (margin_points: int8 − baseline per speaker, with the mean's 95 % interval).
 """
 from __future__ import annotations
 
@@ -171,6 +171,22 @@ def _validation_threshold(work: Path, cfg: dict, features: dict, rate: float, sc
                           float(cfg["max_false_alarms_per_hour"]))
 
 
+def paired_margin(results: list[dict]) -> dict:
+    """int8 − baseline in accuracy points, fold by fold (the same test speaker on both sides), with
+    the mean's 95 % Student-t interval over the folds: how far the folds' spread lets a mean margin
+    be told from another."""
+    from scipy import stats
+    margins = {s: round(100 * (r["int8_accuracy"] - r["baseline_accuracy"]), 2)
+               for r in results for s in r["test_subjects"]}
+    values = np.array(list(margins.values()))
+    out = {"per_speaker": margins, "mean": round(float(values.mean()), 2)}
+    if len(values) > 1:
+        std = float(values.std(ddof=1))
+        half = float(stats.t.ppf(0.975, len(values) - 1) * std / np.sqrt(len(values)))
+        out |= {"std": round(std, 2), "ci95": [round(out["mean"] - half, 2), round(out["mean"] + half, 2)]}
+    return out
+
+
 def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
     def stat(key, fn):
         return round(float(fn([r[key] for r in results])), 4)
@@ -188,6 +204,7 @@ def summarize(results: list[dict], overrides: list[str], base: Path) -> dict:
             "baseline_accuracy_mean": stat("baseline_accuracy", np.mean),
             "baseline": "model=dense (MLP 128-64 on the flattened MFCCs), float, same folds",
             "teacher_accuracy_mean": stat("teacher_accuracy", np.mean),
+            "margin_points": paired_margin(results),
             # how many speakers each fold trained on (--train-speakers; rows from before it have no list)
             "train_speakers": sorted({len(r["train_subjects"]) for r in results if "train_subjects" in r}),
             "per_speaker": speakers, "class_mix": features.get("class_mix"), "per_fold": results}

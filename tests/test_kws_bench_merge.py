@@ -27,6 +27,18 @@ def test_merge_orders_folds_by_speaker_and_recomputes_the_statistics(tmp_path):
     assert out["keyword_accuracy_mean"] == pytest.approx(0.7) and out["baseline_accuracy_mean"] == pytest.approx(0.6)
     assert out["val_int8_accuracy_mean"] == pytest.approx(0.85)
     assert out["streaming"] == {"detection_rate": 0.9} and out["class_mix"] == {"test": {}}
+    # every fold leads its baseline by 20 points: no spread, the interval is the point
+    assert out["margin_points"] == {"per_speaker": {"george": 20.0, "jackson": 20.0, "lucas": 20.0},
+                                    "mean": 20.0, "std": 0.0, "ci95": [20.0, 20.0]}
+
+
+def test_the_margin_interval_is_students_t_over_the_folds():
+    from benchmarks.kws import paired_margin
+    rows = [row("george", 0.8, 0, 0.7), row("jackson", 0.9, 0, 0.7), row("lucas", 0.9, 0, 0.6)]
+    # margins 10, 20, 30: mean 20, std 10, t(0.975, 2 df) = 4.303 (tables), 4.303 * 10 / sqrt(3) = 24.84
+    assert paired_margin(rows) == {"per_speaker": {"george": 10.0, "jackson": 20.0, "lucas": 30.0},
+                                   "mean": 20.0, "std": 10.0, "ci95": [-4.84, 44.84]}
+    assert paired_margin(rows[:1]) == {"per_speaker": {"george": 10.0}, "mean": 10.0}  # one fold: no interval
 
 
 def test_a_run_without_fold_0_takes_the_class_mix_of_its_first_fold(tmp_path):
