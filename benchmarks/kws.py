@@ -176,9 +176,8 @@ def paired_margin(results: list[dict]) -> dict:
     the mean's 95 % Student-t interval over the folds: how far the folds' spread lets a mean margin
     be told from another."""
     from scipy import stats
-    margins = {s: round(100 * (r["int8_accuracy"] - r["baseline_accuracy"]), 2)
-               for r in results for s in r["test_subjects"]}
-    values = np.array(list(margins.values()))
+    values = np.array([round(100 * (r["int8_accuracy"] - r["baseline_accuracy"]), 2) for r in results])
+    margins = {s: float(v) for r, v in zip(results, values) for s in r["test_subjects"]}
     out = {"per_speaker": margins, "mean": round(float(values.mean()), 2)}
     if len(values) > 1:
         std = float(values.std(ddof=1))
